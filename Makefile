@@ -1,0 +1,140 @@
+# s2i-operator: one Makefile for everything.
+#
+#   make            build the binaries (release flags) into build/
+#   make test       sanitizer build, unit tests (Check), kube-sim tests, conformance, e2e
+#   make unit       sanitizer build and unit tests only
+#   make e2e        end-to-end tests (sanitizer build)
+#   make valgrind   unit tests under valgrind (release build)
+#   make lint       clang-tidy + cppcheck;  make fmt  clang-format in place
+#   make bench      benchmarks, printing numbers;  make demo  the end-to-end demo
+#   make deps       install the Debian packages the build and tests need
+#
+# Layout: every pkg/<module>/ is built into build/lib/lib<module>.a; its
+# pkg/<module>/module.mk names the modules it links against (<module>_DEPS, all
+# of them, transitively, in link order). cmd/<binary>/cmd.mk does the same for a
+# binary. test/unit/test_<module>[_<part>].c is a Check suite linked against
+# <module> and its deps.
+
+SHELL := /bin/bash
+VERSION := 0.1.0
+CC ?= gcc
+SAN ?= 0
+
+ifeq ($(SAN),1)
+BUILD ?= build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+PKGS := libcurl json-c yaml-0.1 openssl libwebsockets libarchive zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ipkg -DS2I_VERSION=\"$(VERSION)\" \
+          $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+
+MODULES := $(patsubst pkg/%/,%,$(sort $(dir $(wildcard pkg/*/*.c))))
+BINARIES := $(patsubst cmd/%/,%,$(sort $(dir $(wildcard cmd/*/main.c))))
+UNIT_SRCS := $(sort $(wildcard test/unit/test_*.c))
+UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
+
+-include $(wildcard pkg/*/module.mk) $(wildcard cmd/*/cmd.mk)
+
+lib_of = $(BUILD)/lib/lib$(1).a
+libs_for = $(foreach m,$(1) $($(1)_DEPS),$(call lib_of,$(m)))
+test_module = $(word 2,$(subst _, ,$(basename $(notdir $(1)))))
+
+.PHONY: all test unit e2e kube-sim-test conformance valgrind lint fmt bench demo deps clean \
+        check-deps unit-build manifests fuzz chaos
+all: $(foreach b,$(BINARIES),$(BUILD)/bin/$(b))
+
+# ---- compilation -----------------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+define module_rule
+$(call lib_of,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard pkg/$(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
+
+define binary_rule
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cmd/$(1)/*.c)) \
+                   $(foreach m,$($(1)_DEPS),$(call lib_of,$(m)))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(foreach m,$($(1)_DEPS),$$(call lib_of,$$(m))) $$(LDLIBS)
+endef
+$(foreach b,$(BINARIES),$(eval $(call binary_rule,$(b))))
+
+$(BUILD)/obj/test/unit/%.o: test/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itest/unit -MMD -MP -c $< -o $@
+
+define unit_rule
+$(BUILD)/test/$(basename $(notdir $(1))): $(BUILD)/obj/test/unit/$(basename $(notdir $(1))).o \
+        $(call libs_for,$(call test_module,$(1)))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(LDLIBS)
+endef
+$(foreach t,$(UNIT_SRCS),$(eval $(call unit_rule,$(t))))
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- tests -----------------------------------------------------------------
+
+check-deps:
+	@hack/deps.sh --check >/dev/null 2>&1 || hack/deps.sh
+
+unit-build: $(UNIT_BINS)
+
+# The whole suite, as CI runs it. Sanitizers are on for everything C.
+test: check-deps
+	$(MAKE) SAN=1 all unit-build
+	$(MAKE) SAN=1 unit
+	$(MAKE) kube-sim-test
+	$(MAKE) conformance
+	$(MAKE) SAN=1 e2e
+
+unit: $(UNIT_BINS)
+	@hack/run-unit.sh $(UNIT_BINS)
+
+kube-sim-test:
+	cd test/kube-sim && python3 -m unittest discover -s tests -t .
+
+conformance:
+	hack/conformance.sh
+
+e2e: all
+	BUILD=$(BUILD) hack/run-e2e.sh
+
+valgrind:
+	$(MAKE) SAN=0 unit-build
+	VALGRIND=1 hack/run-unit.sh $(UNIT_BINS)
+
+lint:
+	hack/lint.sh
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+bench: all
+	BUILD=$(BUILD) hack/bench.sh
+
+demo: check-deps all
+	BUILD=$(BUILD) hack/demo.sh
+
+deps:
+	hack/deps.sh
+
+clean:
+	rm -rf build

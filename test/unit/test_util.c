@@ -1,0 +1,127 @@
+/* Unit tests for pkg/util: buffers, RFC 3339, backoff, strmap. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+START_TEST(test_buf_grows_and_stays_terminated)
+{
+    buf_t b = BUF_INIT;
+    ck_assert_str_eq(buf_str(&b), "");
+    for (int i = 0; i < 1000; i++)
+        ck_assert_int_eq(buf_printf(&b, "%d,", i), 0);
+    ck_assert_uint_eq(strlen(b.data), b.len);
+    ck_assert(util_has_prefix(b.data, "0,1,2,"));
+    ck_assert(util_has_suffix(b.data, "998,999,"));
+    buf_consume(&b, 2);
+    ck_assert(util_has_prefix(b.data, "1,2,"));
+    char *s = buf_steal(&b);
+    ck_assert_ptr_null(b.data);
+    free(s);
+}
+END_TEST
+
+START_TEST(test_buf_escapes_json_and_url)
+{
+    buf_t b = BUF_INIT;
+    buf_put_json_escaped(&b, "a\"b\\c\n\x01");
+    ck_assert_str_eq(buf_str(&b), "a\\\"b\\\\c\\n\\u0001");
+    buf_reset(&b);
+    buf_put_url_escaped(&b, "app=web,tier in (a b)");
+    ck_assert_str_eq(buf_str(&b), "app%3Dweb%2Ctier%20in%20%28a%20b%29");
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_rfc3339_round_trip_and_offsets)
+{
+    time_t t;
+    ck_assert_int_eq(util_parse_rfc3339("2026-11-26T06:33:38Z", &t), 0);
+    char out[32];
+    util_format_rfc3339(t, out);
+    ck_assert_str_eq(out, "2026-11-26T06:33:38Z");
+    time_t t2;
+    ck_assert_int_eq(util_parse_rfc3339("2026-11-26T08:33:38.123456+02:00", &t2), 0);
+    ck_assert_int_eq((long)t, (long)t2);
+    ck_assert_int_ne(util_parse_rfc3339("2026-11-26 garbage", &t2), 0);
+    ck_assert_int_ne(util_parse_rfc3339("2026-13-01T00:00:00Z", &t2), 0);
+    ck_assert_int_ne(util_parse_rfc3339("", &t2), 0);
+    ck_assert_int_ne(util_parse_rfc3339(NULL, &t2), 0);
+}
+END_TEST
+
+START_TEST(test_backoff_grows_to_max_with_bounded_jitter)
+{
+    backoff_t b;
+    backoff_init(&b, 0.1, 1.0, 2.0, 0.5);
+    double d1 = backoff_next(&b);
+    ck_assert(d1 >= 0.1 && d1 <= 0.15 + 1e-9);
+    for (int i = 0; i < 20; i++)
+        backoff_next(&b);
+    double d = backoff_next(&b);
+    ck_assert(d >= 1.0 && d <= 1.5 + 1e-9);
+    backoff_reset(&b);
+    ck_assert(backoff_next(&b) <= 0.15 + 1e-9);
+}
+END_TEST
+
+START_TEST(test_strmap_set_get_delete_many)
+{
+    strmap_t *m = strmap_new(free);
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "ns/obj-%d", i);
+        ck_assert_int_eq(strmap_set(m, key, util_asprintf("v%d", i)), 0);
+    }
+    ck_assert_uint_eq(strmap_len(m), 5000);
+    for (int i = 0; i < 5000; i += 2) {
+        snprintf(key, sizeof key, "ns/obj-%d", i);
+        ck_assert(strmap_del(m, key));
+    }
+    ck_assert_uint_eq(strmap_len(m), 2500);
+    ck_assert_ptr_null(strmap_get(m, "ns/obj-0"));
+    ck_assert_str_eq((char *)strmap_get(m, "ns/obj-1"), "v1");
+    strmap_set(m, "ns/obj-1", util_strdup("replaced"));
+    ck_assert_str_eq((char *)strmap_get(m, "ns/obj-1"), "replaced");
+    size_t n = 0;
+    strmap_iter_t it;
+    strmap_iter_init(&it, m);
+    while (strmap_iter_next(&it, NULL, NULL))
+        n++;
+    ck_assert_uint_eq(n, 2500);
+    char *taken = strmap_take(m, "ns/obj-3");
+    ck_assert_str_eq(taken, "v3");
+    free(taken);
+    strmap_free(m);
+}
+END_TEST
+
+START_TEST(test_secure_streq_rejects_empty)
+{
+    ck_assert(util_secure_streq("abc", "abc"));
+    ck_assert(!util_secure_streq("abc", "abd"));
+    ck_assert(!util_secure_streq("abc", "abcd"));
+    ck_assert(!util_secure_streq("", ""));
+    ck_assert(!util_secure_streq(NULL, "x"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("util");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_buf_grows_and_stays_terminated);
+    tcase_add_test(tc, test_buf_escapes_json_and_url);
+    tcase_add_test(tc, test_rfc3339_round_trip_and_offsets);
+    tcase_add_test(tc, test_backoff_grows_to_max_with_bounded_jitter);
+    tcase_add_test(tc, test_strmap_set_get_delete_many);
+    tcase_add_test(tc, test_secure_streq_rejects_empty);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
