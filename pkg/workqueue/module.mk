@@ -1,0 +1,1 @@
+workqueue_DEPS := util
