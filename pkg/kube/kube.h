@@ -305,7 +305,9 @@ typedef int (*kube_watch_fn)(const kube_watch_event_t *event, void *data);
 
 /* The streaming decoder: bytes in, events out. Accepts events split anywhere across feeds,
  * many events in one feed, and whitespace (blank lines, keep-alive newlines) between
- * them; holds at most one event's bytes (in json-c's parser state) at a time. */
+ * them. Holds at most one line and one event at a time: events are newline-terminated
+ * (as the API server writes them), and a line or event longer than the limit is an
+ * error. The events decoded never depend on how the bytes were cut. */
 typedef struct kube_watch_decoder kube_watch_decoder_t;
 
 #define KUBE_WATCH_DEFAULT_MAX_EVENT (64u << 20)

@@ -1,12 +1,19 @@
 /*
  * kube/watch: the streaming decoder of a watch response. The API server writes one JSON
  * object per event ({"type":"ADDED","object":{...}}) followed by a newline; the bytes
- * reach us in whatever pieces the network delivered. We hand every byte straight to
- * json-c's incremental tokener, which keeps only the event being parsed, so memory is
- * bounded by the largest event however long the stream runs and however it is cut.
- * Whitespace between events (blank lines, keep-alive newlines) is skipped here; anything
- * else that does not start an object is a malformed stream, and decoding stops: a watch
- * that silently skipped an event would leave a cache wrong with nobody noticing.
+ * reach us in whatever pieces the network delivered.
+ *
+ * Bytes are collected up to a newline and each whole line is handed to json-c's
+ * incremental tokener. Lines, not network chunks, because json-c's incremental parser
+ * does not give the same answer for every cut (a malformed number cut between "490" and
+ * "-" is accepted, for one): no JSON token can span a newline, so cutting at newlines
+ * makes the outcome independent of the network. An event may still span lines
+ * (pretty-printed JSON), and a line may hold several events. Memory: the current line
+ * plus the event being parsed, both capped by max_event_bytes, however long the stream.
+ *
+ * Whitespace between events (blank lines, keep-alive newlines) is skipped; anything else
+ * that does not start an object is a malformed stream, and decoding stops: a watch that
+ * silently skipped an event would leave a cache wrong with nobody noticing.
  *
  * No curl here: the decoder is unit-tested and fuzzed on its own.
  */
@@ -28,7 +35,11 @@ struct kube_watch_decoder {
     size_t events;
     int state; /* 0 decoding; -1 malformed; else the callback's stop value */
     char *error;
+    buf_t line; /* bytes after the last newline, not yet given to the tokener */
 };
+
+/* A line buffer grown past this is released after use rather than kept for the stream. */
+#define LINE_KEEP_BYTES (64u << 10)
 
 static const struct {
     const char *name;
@@ -49,8 +60,10 @@ kube_watch_decoder_t *kube_watch_decoder_new(kube_watch_fn fn, void *data, size_
         free(d);
         return NULL;
     }
-    json_tokener_set_flags(d->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-                                       JSON_TOKENER_VALIDATE_UTF8);
+    /* No JSON_TOKENER_VALIDATE_UTF8: the API server (Go) writes only valid UTF-8, and
+     * json-c's check also looks at the byte after an event's closing brace, failing a
+     * valid event for whatever follows it on its line. */
+    json_tokener_set_flags(d->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
     d->fn = fn;
     d->data = data;
     d->max_event = max_event_bytes ? max_event_bytes : KUBE_WATCH_DEFAULT_MAX_EVENT;
@@ -63,6 +76,7 @@ void kube_watch_decoder_free(kube_watch_decoder_t *d)
         return;
     json_tokener_free(d->tok);
     free(d->error);
+    buf_free(&d->line);
     free(d);
 }
 
@@ -134,7 +148,8 @@ static bool is_json_space(char c)
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-int kube_watch_decoder_feed(kube_watch_decoder_t *d, const char *data, size_t len)
+/* Gives one or more whole lines (or the last, unterminated one) to the tokener. */
+static int decode_lines(kube_watch_decoder_t *d, const char *data, size_t len)
 {
     size_t i = 0;
     while (d->state == 0 && i < len) {
@@ -184,8 +199,42 @@ int kube_watch_decoder_feed(kube_watch_decoder_t *d, const char *data, size_t le
     return d->state;
 }
 
+int kube_watch_decoder_feed(kube_watch_decoder_t *d, const char *data, size_t len)
+{
+    while (d->state == 0 && len > 0) {
+        const char *newline = memchr(data, '\n', len);
+        size_t take = newline ? (size_t)(newline - data) + 1 : len;
+        if (d->line.len + take > d->max_event + 1)
+            return fail(d, "watch event at byte %zu is larger than %zu bytes", d->offset,
+                        d->max_event);
+        if (!newline) {
+            if (buf_append(&d->line, data, take) < 0)
+                return fail(d, "out of memory buffering a watch event");
+            break;
+        }
+        if (d->line.len == 0) {
+            decode_lines(d, data, take);
+        } else {
+            if (buf_append(&d->line, data, take) < 0)
+                return fail(d, "out of memory buffering a watch event");
+            decode_lines(d, d->line.data, d->line.len);
+            if (d->line.cap > LINE_KEEP_BYTES)
+                buf_free(&d->line);
+            else
+                buf_reset(&d->line);
+        }
+        data += take;
+        len -= take;
+    }
+    return d->state;
+}
+
 int kube_watch_decoder_finish(kube_watch_decoder_t *d)
 {
+    if (d->state == 0 && d->line.len > 0) {
+        decode_lines(d, d->line.data, d->line.len);
+        buf_free(&d->line);
+    }
     if (d->state < 0)
         return -1;
     if (d->state == 0 && d->in_event)
