@@ -1468,8 +1468,22 @@ _STRUCTURAL_ONLY = ("type", "default", "title", "description", "nullable", "exte
                     "x-kubernetes-map-type", "x-kubernetes-validations")
 
 
+# JSONSchemaProps fields that are pointers in Go: present means non-zero, whatever the value.
+_POINTER_FIELDS = {"$ref", "default", "maximum", "minimum", "maxLength", "minLength", "maxItems", "minItems",
+                   "multipleOf", "maxProperties", "minProperties", "items", "not", "additionalProperties",
+                   "additionalItems", "externalDocs", "example", "x-kubernetes-preserve-unknown-fields",
+                   "x-kubernetes-list-type", "x-kubernetes-map-type"}
+
+
+def _is_zero_field(key, v):
+    """reflect.DeepEqual(value, zero) for one JSONSchemaProps field."""
+    if key in _POINTER_FIELDS:
+        return False
+    return v is None or v is False or v == ""
+
+
 def _is_zero(v):
-    return v is None or v is False or v == "" or v == [] or v == {} or v == 0 and not isinstance(v, bool)
+    return v is None or v is False or v == "" or v == [] or v == {}
 
 
 def _schema_repr(s):
@@ -1830,7 +1844,7 @@ def _crd_validation_errors(validation, status_enabled, fld):
         return errs
     if status_enabled:
         for jname, gname in _SCHEMA_FIELDS:
-            if jname not in schema or _is_zero(schema[jname]):
+            if jname not in schema or _is_zero_field(jname, schema[jname]):
                 continue
             if gname == "Type":
                 if schema["type"] != "object":
