@@ -2049,7 +2049,7 @@ def _structural_invariants(s, lvl, fld):
         errs += _structural_invariants(s["items"], _ITEM, _child(fld, "items"))
     for k in sorted(s.get("properties") or {}):
         errs += _structural_invariants(s["properties"][k], _FIELD, _key(_child(fld, "properties"), k))
-    if "additionalProperties" in s and s["additionalProperties"] is not False:
+    if "additionalProperties" in s:      # a non-nil pointer, even for `false`
         if lvl == _ROOT:
             errs.append(_forbidden(_child(fld, "additionalProperties"), "must not be used at the root"))
         if isinstance(s["additionalProperties"], dict):
