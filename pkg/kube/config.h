@@ -16,7 +16,14 @@
  * caches exec-plugin credentials until their expirationTimestamp and re-reads a
  * token file when it changes (service-account token rotation).
  * Errors: functions return 0 or -1 and, on -1, set *err to a malloc'd message
- * that names the file and the field at fault (caller frees).
+ * that names the file and the field at fault (caller frees). Messages and logs
+ * never contain tokens, passwords or keys.
+ *
+ * kubectl's rules apply: paths in a kubeconfig (certificate-authority,
+ * client-certificate, client-key, tokenFile, an exec command containing '/') are
+ * relative to that file's directory; only the chosen context, cluster and user
+ * are validated; a certificate-authority-data wins over certificate-authority
+ * (ca_file is then NULL); a tokenFile wins over token.
  */
 #ifndef S2I_KUBE_CONFIG_H
 #define S2I_KUBE_CONFIG_H
@@ -33,6 +40,7 @@ typedef struct kube_exec_config {
     char *api_version; /* client.authentication.k8s.io/v1 (or v1beta1) */
     char *install_hint;
     bool provide_cluster_info;
+    char *interactive_mode; /* "Never", "IfAvailable", "Always" or NULL */
 } kube_exec_config_t;
 
 /* Credentials as they are to be used for one request. All fields malloc'd or NULL. */
@@ -68,6 +76,9 @@ typedef struct kube_config {
     char *namespace; /* the context's namespace, or the in-cluster namespace; NULL if unset */
     char *source;    /* "kubeconfig /path" or "in-cluster", for messages */
     bool in_cluster;
+    char *context_name; /* the chosen context, cluster and user names (NULL in-cluster) */
+    char *cluster_name;
+    char *user_name;
 
     /* private: caches guarded by lock */
     pthread_mutex_t lock;
@@ -75,19 +86,37 @@ typedef struct kube_config {
     time_t cached_token_mtime;
     kube_auth_t exec_cache;
     time_t exec_expiry; /* 0 = no expiry given: cache forever */
+
+    /* private: token file change detection, with cached_token_mtime (also under lock) */
+    long cached_token_mtime_nsec;
+    unsigned long long cached_token_ino;
+    unsigned long long cached_token_dev;
+    long long cached_token_size;
+    double cached_token_read_at; /* util_monotonic() of the last read; re-read after a minute */
+    bool cached_token_stale;     /* set by kube_config_invalidate_auth */
 } kube_config_t;
 
 /* Loads one kubeconfig path, or a ':'-separated list merged in order. context may be NULL. */
 int kube_config_load_file(const char *paths, const char *context, kube_config_t **out, char **err);
+/* Parses one kubeconfig held in memory (need not be NUL-terminated). path_for_messages names
+ * it in errors and anchors its relative paths; NULL means "<memory>" and relative paths are
+ * kept as written. */
+int kube_config_parse(const char *yaml, size_t len, const char *path_for_messages,
+                      const char *context, kube_config_t **out, char **err);
 /* In-cluster configuration. root overrides /var/run/secrets/kubernetes.io/serviceaccount (tests). */
 int kube_config_in_cluster(const char *root, kube_config_t **out, char **err);
 /* explicit may be NULL; follows the order in the header comment. */
 int kube_config_load_default(const char *explicit_path, const char *context, kube_config_t **out,
                              char **err);
+/* As kube_config_load_default, with the in-cluster root of kube_config_in_cluster (tests). */
+int kube_config_load_default_at(const char *explicit_path, const char *context,
+                                const char *in_cluster_root, kube_config_t **out, char **err);
 void kube_config_free(kube_config_t *c);
 
 /* Fills out with the credentials to use now (copies; free with kube_auth_clear). Runs the
- * exec plugin when its cached credential is missing or expired. */
+ * exec plugin when its cached credential is missing or expired: one run at a time (callers
+ * wait on the lock), killed after 60 s; its failure message quotes the start of its stderr,
+ * never its stdout. A token file that cannot be re-read keeps the previous token (logged). */
 int kube_config_auth(kube_config_t *c, kube_auth_t *out, char **err);
 /* Forgets cached exec/token credentials, e.g. after a 401, so the next call refreshes. */
 void kube_config_invalidate_auth(kube_config_t *c);
