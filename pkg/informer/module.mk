@@ -1,0 +1,1 @@
+informer_DEPS := kube util

@@ -1,0 +1,904 @@
+/*
+ * informer/store: the cache behind an informer, sized for an operator that must idle in
+ * a few MiB.
+ *
+ * An object is one immutable, reference-counted allocation (store_entry_t): a small
+ * header, the key, resourceVersion and uid, the object's values for every index, and its
+ * JSON text, raw-deflated against a dictionary made of the first objects stored. Objects
+ * of one kind repeat the same field names, label keys and image names, so a few KiB of
+ * dictionary lets each object deflate to a fraction of its text, where deflating one
+ * small object alone gains little. Until the dictionary is complete (the first few
+ * objects) entries keep plain JSON; the dictionary never changes after that, so every
+ * deflated entry can be read with it.
+ *
+ * The key table is open addressing over entry pointers (the key lives in the entry, so
+ * it is not stored twice), linear probing with backward-shift deletion, so no tombstones
+ * accumulate under churn. Indexes map a value to the entries having it (util strmap of
+ * small arrays).
+ *
+ * Writers build an entry outside the lock (index functions, serializing, deflating) and
+ * swap it in under the lock; readers take a reference under the lock and inflate and
+ * parse outside it, so a reader never holds up the informer and the lock is held for
+ * table work only.
+ */
+#include "informer/informer_internal.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define DEFAULT_DICTIONARY_BYTES 4096
+#define MAX_DICTIONARY_BYTES     32768
+#define MIN_TABLE_SLOTS          16
+/* deflate settings: memLevel 6 keeps the transient compressor near 64 KiB; level 9 costs
+ * little on objects of a few KiB and every byte saved stays saved while cached. */
+#define DEFLATE_MEM_LEVEL 6
+#define DEFLATE_LEVEL     Z_BEST_COMPRESSION
+/* Estimated strmap cost of one index value beyond its bucket: the key copy with malloc's
+ * header, and two 24-byte slots (the map grows at 70% load to four times its length). */
+#define INDEX_VALUE_OVERHEAD 64
+
+struct store_entry {
+    atomic_uint refs;
+    uint32_t hash;
+    uint32_t json_len;   /* bytes of JSON text */
+    uint32_t stored_len; /* bytes kept: json_len when plain, else the deflated size */
+    uint32_t values_len; /* bytes of the index values block */
+    uint16_t key_len;
+    uint16_t rv_len;
+    uint16_t uid_len;
+    uint8_t window_bits; /* 0: plain JSON; else the raw deflate window used */
+    /* key\0 rv\0 uid\0, then per index its values, each NUL-terminated, and one more
+     * NUL; then the JSON (plain or deflated, not NUL-terminated) */
+    char data[];
+};
+
+typedef struct bucket {
+    size_t len;
+    size_t cap;
+    store_entry_t **entries;
+} bucket_t;
+
+typedef struct store_index {
+    char *name;
+    store_index_fn fn;
+    void *data;
+    strmap_t *buckets; /* value -> bucket_t */
+} store_index_t;
+
+struct store_values {
+    buf_t buf;
+    size_t start; /* where the current index's values begin, for de-duplication */
+};
+
+struct store {
+    pthread_mutex_t lock;
+    store_entry_t **slots; /* NULL = empty */
+    size_t cap;            /* power of two */
+    size_t len;
+    store_index_t *indexes;
+    size_t indexes_len;
+    size_t bytes; /* entries, slots and index buckets */
+    bool synced;
+    bool compress;
+    size_t dictionary_limit;
+    buf_t dictionary;            /* grows under lock until frozen, then read-only */
+    atomic_bool dictionary_done; /* set (release) once dictionary is final */
+};
+
+/* ---- keys and metadata ------------------------------------------------------ */
+
+static const char *meta_string(json_object *meta, const char *field)
+{
+    json_object *v;
+    if (!meta || !json_object_object_get_ex(meta, field, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static json_object *metadata_of(json_object *obj)
+{
+    json_object *meta;
+    if (!obj || !json_object_object_get_ex(obj, "metadata", &meta) ||
+        !json_object_is_type(meta, json_type_object))
+        return NULL;
+    return meta;
+}
+
+char *store_object_key(json_object *obj)
+{
+    json_object *meta = metadata_of(obj);
+    const char *name = meta_string(meta, "name");
+    if (!name || !*name)
+        return NULL;
+    const char *ns = meta_string(meta, "namespace");
+    if (ns && *ns)
+        return util_asprintf("%s/%s", ns, name);
+    return strdup(name);
+}
+
+int informer_object_meta(json_object *obj, char **key_out, const char **rv_out,
+                         const char **uid_out)
+{
+    char *key = store_object_key(obj);
+    if (!key)
+        return -1;
+    json_object *meta = metadata_of(obj);
+    const char *rv = meta_string(meta, "resourceVersion");
+    const char *uid = meta_string(meta, "uid");
+    *key_out = key;
+    *rv_out = rv ? rv : "";
+    *uid_out = uid ? uid : "";
+    return 0;
+}
+
+static uint32_t hash_key(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* ---- entries ------------------------------------------------------------------ */
+
+static const char *entry_key(const store_entry_t *e)
+{
+    return e->data;
+}
+
+static const char *entry_rv(const store_entry_t *e)
+{
+    return e->data + e->key_len + 1;
+}
+
+static const char *entry_uid(const store_entry_t *e)
+{
+    return entry_rv(e) + e->rv_len + 1;
+}
+
+static const char *entry_values(const store_entry_t *e)
+{
+    return entry_uid(e) + e->uid_len + 1;
+}
+
+static const char *entry_json(const store_entry_t *e)
+{
+    return entry_values(e) + e->values_len;
+}
+
+/* The values of index i in e's block: a run of NUL-terminated strings ended by "". */
+static const char *entry_index_values(const store_entry_t *e, size_t i)
+{
+    const char *p = entry_values(e);
+    for (; i > 0; i--) {
+        while (*p)
+            p += strlen(p) + 1;
+        p++;
+    }
+    return p;
+}
+
+void store_entry_ref(store_entry_t *entry)
+{
+    atomic_fetch_add_explicit(&entry->refs, 1, memory_order_relaxed);
+}
+
+void store_entry_unref(store_entry_t *entry)
+{
+    if (entry && atomic_fetch_sub_explicit(&entry->refs, 1, memory_order_acq_rel) == 1)
+        free(entry);
+}
+
+void store_entry_meta(const store_entry_t *entry, informer_meta_t *out)
+{
+    out->key = entry_key(entry);
+    out->resource_version = entry_rv(entry);
+    out->uid = entry_uid(entry);
+}
+
+size_t store_entry_bytes(const store_entry_t *entry)
+{
+    return malloc_usable_size((void *)entry);
+}
+
+int store_values_add(store_values_t *values, const char *value)
+{
+    if (!value || !*value)
+        return 0;
+    for (const char *p = values->buf.data ? values->buf.data + values->start : NULL;
+         p && p < values->buf.data + values->buf.len; p += strlen(p) + 1)
+        if (strcmp(p, value) == 0)
+            return 0;
+    return buf_append(&values->buf, value, strlen(value) + 1);
+}
+
+/* Adds json to the dictionary while it is being collected. */
+static void dictionary_feed(store_t *s, const char *json, size_t len)
+{
+    if (atomic_load_explicit(&s->dictionary_done, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&s->lock);
+    if (!atomic_load_explicit(&s->dictionary_done, memory_order_relaxed)) {
+        size_t room = s->dictionary_limit - s->dictionary.len;
+        if (buf_append(&s->dictionary, json, len < room ? len : room) < 0 ||
+            s->dictionary.len >= s->dictionary_limit) {
+            /* Out of memory means a shorter dictionary, not a failure. */
+            s->bytes += malloc_usable_size(s->dictionary.data);
+            atomic_store_explicit(&s->dictionary_done, true, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Smallest raw deflate window covering the dictionary and the text, so matches reach
+ * back into the dictionary without a larger compressor than needed. */
+static int window_bits_for(size_t bytes)
+{
+    int bits = 9;
+    while (bits < 15 && ((size_t)1 << bits) < bytes)
+        bits++;
+    return bits;
+}
+
+/* Deflates json against the dictionary into a malloc'd buffer. NULL when it does not
+ * pay (or out of memory: the entry is then kept plain, which is still correct). */
+static unsigned char *deflate_json(const store_t *s, const char *json, size_t len, int bits,
+                                   size_t *out_len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, DEFLATE_LEVEL, Z_DEFLATED, -bits, DEFLATE_MEM_LEVEL, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
+        return NULL;
+    unsigned char *out = NULL;
+    uLong bound = deflateBound(&z, (uLong)len);
+    if (deflateSetDictionary(&z, (const Bytef *)s->dictionary.data, (uInt)s->dictionary.len) !=
+            Z_OK ||
+        !(out = malloc(bound)))
+        goto fail;
+    z.next_in = (Bytef *)(uintptr_t)json;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)bound;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END || z.total_out >= len)
+        goto fail;
+    *out_len = z.total_out;
+    deflateEnd(&z);
+    return out;
+fail:
+    deflateEnd(&z);
+    free(out);
+    return NULL;
+}
+
+/* Runs every index function on obj; the values block ends up in values->buf. */
+static int collect_index_values(store_t *s, json_object *obj, store_values_t *values)
+{
+    for (size_t i = 0; i < s->indexes_len; i++) {
+        values->start = values->buf.len;
+        if (s->indexes[i].fn(obj, s->indexes[i].data, values) < 0) {
+            log_warn("index function failed", "index", s->indexes[i].name, NULL);
+            return -1;
+        }
+        if (buf_putc(&values->buf, '\0') < 0)
+            return -1;
+    }
+    return values->buf.oom ? -1 : 0;
+}
+
+store_entry_t *store_entry_build(store_t *store, json_object *obj, const informer_meta_t *meta)
+{
+    size_t key_len = strlen(meta->key), rv_len = strlen(meta->resource_version),
+           uid_len = strlen(meta->uid);
+    if (key_len > UINT16_MAX || rv_len > UINT16_MAX || uid_len > UINT16_MAX) {
+        log_warn("object metadata too long to cache", "key", meta->key, NULL);
+        return NULL;
+    }
+    store_values_t values = {BUF_INIT, 0};
+    if (collect_index_values(store, obj, &values) < 0) {
+        buf_free(&values.buf);
+        return NULL;
+    }
+    size_t json_len = 0;
+    const char *json = json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &json_len);
+    if (!json || json_len > UINT32_MAX || values.buf.len > UINT32_MAX) {
+        buf_free(&values.buf);
+        return NULL;
+    }
+
+    unsigned char *deflated = NULL;
+    size_t deflated_len = 0;
+    int bits = 0;
+    if (store->compress) {
+        dictionary_feed(store, json, json_len);
+        if (atomic_load_explicit(&store->dictionary_done, memory_order_acquire)) {
+            bits = window_bits_for(store->dictionary.len + json_len);
+            deflated = deflate_json(store, json, json_len, bits, &deflated_len);
+        }
+    }
+    size_t stored_len = deflated ? deflated_len : json_len;
+    size_t size =
+        sizeof(store_entry_t) + key_len + rv_len + uid_len + 3 + values.buf.len + stored_len;
+    store_entry_t *e = malloc(size);
+    if (!e) {
+        free(deflated);
+        buf_free(&values.buf);
+        return NULL;
+    }
+    atomic_init(&e->refs, 1);
+    e->hash = hash_key(meta->key);
+    e->json_len = (uint32_t)json_len;
+    e->stored_len = (uint32_t)stored_len;
+    e->values_len = (uint32_t)values.buf.len;
+    e->key_len = (uint16_t)key_len;
+    e->rv_len = (uint16_t)rv_len;
+    e->uid_len = (uint16_t)uid_len;
+    e->window_bits = deflated ? (uint8_t)bits : 0;
+    char *p = e->data;
+    memcpy(p, meta->key, key_len + 1);
+    p += key_len + 1;
+    memcpy(p, meta->resource_version, rv_len + 1);
+    p += rv_len + 1;
+    memcpy(p, meta->uid, uid_len + 1);
+    p += uid_len + 1;
+    if (values.buf.len)
+        memcpy(p, values.buf.data, values.buf.len);
+    p += values.buf.len;
+    memcpy(p, deflated ? (const char *)deflated : json, stored_len);
+    free(deflated);
+    buf_free(&values.buf);
+    return e;
+}
+
+static json_object *parse_json(const char *json, size_t len)
+{
+    json_tokener *tok = json_tokener_new_ex(KUBE_JSON_MAX_DEPTH);
+    if (!tok)
+        return NULL;
+    json_object *obj = json_tokener_parse_ex(tok, json, (int)len);
+    json_tokener_free(tok);
+    return obj;
+}
+
+json_object *store_entry_object(store_t *store, const store_entry_t *entry)
+{
+    if (!entry->window_bits)
+        return parse_json(entry_json(entry), entry->json_len);
+    char *json = malloc(entry->json_len ? entry->json_len : 1);
+    if (!json)
+        return NULL;
+    z_stream z = {0};
+    json_object *obj = NULL;
+    if (inflateInit2(&z, -(int)entry->window_bits) != Z_OK) {
+        free(json);
+        return NULL;
+    }
+    z.next_in = (Bytef *)(uintptr_t)entry_json(entry);
+    z.avail_in = entry->stored_len;
+    z.next_out = (Bytef *)json;
+    z.avail_out = entry->json_len;
+    if (inflateSetDictionary(&z, (const Bytef *)store->dictionary.data,
+                             (uInt)store->dictionary.len) == Z_OK &&
+        inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == entry->json_len)
+        obj = parse_json(json, entry->json_len);
+    else
+        log_error("cached object does not inflate", "key", entry_key(entry), NULL);
+    inflateEnd(&z);
+    free(json);
+    return obj;
+}
+
+/* ---- the key table -------------------------------------------------------------- */
+
+/* Slot holding key, or the empty slot where it would go. Called with the lock held. */
+static size_t find_slot(const store_t *s, const char *key, uint32_t h)
+{
+    size_t mask = s->cap - 1;
+    size_t i = h & mask;
+    while (s->slots[i] && (s->slots[i]->hash != h || strcmp(entry_key(s->slots[i]), key) != 0))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int resize(store_t *s, size_t cap)
+{
+    store_entry_t **slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < s->cap; i++) {
+        store_entry_t *e = s->slots[i];
+        if (!e)
+            continue;
+        size_t j = e->hash & (cap - 1);
+        while (slots[j])
+            j = (j + 1) & (cap - 1);
+        slots[j] = e;
+    }
+    s->bytes -= malloc_usable_size(s->slots);
+    free(s->slots);
+    s->slots = slots;
+    s->cap = cap;
+    s->bytes += malloc_usable_size(s->slots);
+    return 0;
+}
+
+/* Empties slot i, moving later entries of its probe run back (no tombstones). */
+static void remove_slot(store_t *s, size_t i)
+{
+    size_t mask = s->cap - 1;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!s->slots[j])
+            break;
+        size_t home = s->slots[j]->hash & mask;
+        /* Move j into the hole at i unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            s->slots[i] = s->slots[j];
+            i = j;
+        }
+    }
+    s->slots[i] = NULL;
+    s->len--;
+    if (s->cap > MIN_TABLE_SLOTS && s->len * 8 < s->cap)
+        resize(s, s->cap / 2); /* failing to shrink only wastes memory */
+}
+
+/* ---- indexes --------------------------------------------------------------------- */
+
+static size_t bucket_bytes(const bucket_t *b, const char *value)
+{
+    return malloc_usable_size((void *)b) + malloc_usable_size(b->entries) + strlen(value) +
+           INDEX_VALUE_OVERHEAD;
+}
+
+static int bucket_add(store_t *s, store_index_t *ix, const char *value, store_entry_t *e)
+{
+    bucket_t *b = strmap_get(ix->buckets, value);
+    bool created = false;
+    if (!b) {
+        if (!(b = calloc(1, sizeof(*b))))
+            return -1;
+        created = true;
+    } else {
+        s->bytes -= bucket_bytes(b, value);
+    }
+    if (b->len == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1;
+        store_entry_t **entries = realloc(b->entries, cap * sizeof(*entries));
+        if (!entries) {
+            if (created)
+                free(b);
+            else
+                s->bytes += bucket_bytes(b, value);
+            return -1;
+        }
+        b->entries = entries;
+        b->cap = cap;
+    }
+    if (created && strmap_set(ix->buckets, value, b) < 0) {
+        free(b->entries);
+        free(b);
+        return -1;
+    }
+    b->entries[b->len++] = e;
+    s->bytes += bucket_bytes(b, value);
+    return 0;
+}
+
+static void bucket_remove(store_t *s, store_index_t *ix, const char *value, store_entry_t *e)
+{
+    bucket_t *b = strmap_get(ix->buckets, value);
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->len; i++) {
+        if (b->entries[i] != e)
+            continue;
+        s->bytes -= bucket_bytes(b, value);
+        b->entries[i] = b->entries[--b->len];
+        if (b->len == 0) {
+            strmap_del(ix->buckets, value);
+            return;
+        }
+        s->bytes += bucket_bytes(b, value);
+        return;
+    }
+}
+
+static void free_bucket(void *value)
+{
+    bucket_t *b = value;
+    if (b) {
+        free(b->entries);
+        free(b);
+    }
+}
+
+static void index_remove(store_t *s, store_entry_t *e)
+{
+    for (size_t i = 0; i < s->indexes_len; i++)
+        for (const char *v = entry_index_values(e, i); *v; v += strlen(v) + 1)
+            bucket_remove(s, &s->indexes[i], v, e);
+}
+
+static int index_add(store_t *s, store_entry_t *e)
+{
+    for (size_t i = 0; i < s->indexes_len; i++)
+        for (const char *v = entry_index_values(e, i); *v; v += strlen(v) + 1)
+            if (bucket_add(s, &s->indexes[i], v, e) < 0) {
+                index_remove(s, e);
+                return -1;
+            }
+    return 0;
+}
+
+static store_index_t *find_index(store_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->indexes_len; i++)
+        if (strcmp(s->indexes[i].name, name) == 0)
+            return &s->indexes[i];
+    return NULL;
+}
+
+/* ---- the store ---------------------------------------------------------------------- */
+
+store_t *store_new(const store_options_t *opts)
+{
+    store_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->slots = calloc(MIN_TABLE_SLOTS, sizeof(*s->slots));
+    if (!s->slots) {
+        free(s);
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->cap = MIN_TABLE_SLOTS;
+    s->bytes = malloc_usable_size(s) + malloc_usable_size(s->slots);
+    s->compress = !(opts && opts->uncompressed);
+    s->dictionary_limit =
+        opts && opts->dictionary_bytes ? opts->dictionary_bytes : DEFAULT_DICTIONARY_BYTES;
+    if (s->dictionary_limit > MAX_DICTIONARY_BYTES)
+        s->dictionary_limit = MAX_DICTIONARY_BYTES;
+    buf_init(&s->dictionary);
+    atomic_init(&s->dictionary_done, false);
+    return s;
+}
+
+void store_free(store_t *store)
+{
+    if (!store)
+        return;
+    for (size_t i = 0; i < store->cap; i++)
+        store_entry_unref(store->slots[i]);
+    free(store->slots);
+    for (size_t i = 0; i < store->indexes_len; i++) {
+        free(store->indexes[i].name);
+        strmap_free(store->indexes[i].buckets);
+    }
+    free(store->indexes);
+    buf_free(&store->dictionary);
+    pthread_mutex_destroy(&store->lock);
+    free(store);
+}
+
+int store_add_index(store_t *store, const char *name, store_index_fn fn, void *data)
+{
+    if (!name || !fn)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&store->lock);
+    if (store->len > 0 || find_index(store, name))
+        goto out;
+    store_index_t *indexes =
+        realloc(store->indexes, (store->indexes_len + 1) * sizeof(*store->indexes));
+    if (!indexes)
+        goto out;
+    store->indexes = indexes;
+    store_index_t *ix = &indexes[store->indexes_len];
+    ix->name = strdup(name);
+    ix->buckets = strmap_new(free_bucket);
+    if (!ix->name || !ix->buckets) {
+        free(ix->name);
+        strmap_free(ix->buckets);
+        goto out;
+    }
+    ix->fn = fn;
+    ix->data = data;
+    store->indexes_len++;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
+store_entry_t *store_swap(store_t *store, store_entry_t *entry, int *err)
+{
+    store_entry_t *old = NULL;
+    *err = -1;
+    pthread_mutex_lock(&store->lock);
+    if ((store->len + 1) * 4 > store->cap * 3 && resize(store, store->cap * 2) < 0)
+        goto out;
+    if (index_add(store, entry) < 0)
+        goto out;
+    size_t i = find_slot(store, entry_key(entry), entry->hash);
+    old = store->slots[i];
+    store->slots[i] = entry;
+    store->bytes += store_entry_bytes(entry);
+    if (old) {
+        index_remove(store, old);
+        store->bytes -= store_entry_bytes(old);
+    } else {
+        store->len++;
+    }
+    *err = 0;
+out:
+    pthread_mutex_unlock(&store->lock);
+    return old;
+}
+
+store_entry_t *store_take(store_t *store, const char *key)
+{
+    uint32_t h = hash_key(key);
+    pthread_mutex_lock(&store->lock);
+    size_t i = find_slot(store, key, h);
+    store_entry_t *e = store->slots[i];
+    if (e) {
+        index_remove(store, e);
+        store->bytes -= store_entry_bytes(e);
+        remove_slot(store, i);
+    }
+    pthread_mutex_unlock(&store->lock);
+    return e;
+}
+
+store_entry_t *store_lookup(store_t *store, const char *key)
+{
+    uint32_t h = hash_key(key);
+    pthread_mutex_lock(&store->lock);
+    store_entry_t *e = store->slots[find_slot(store, key, h)];
+    if (e)
+        store_entry_ref(e);
+    pthread_mutex_unlock(&store->lock);
+    return e;
+}
+
+int store_snapshot(store_t *store, store_entry_t ***out, size_t *len)
+{
+    pthread_mutex_lock(&store->lock);
+    store_entry_t **entries = NULL;
+    if (store->len && !(entries = malloc(store->len * sizeof(*entries)))) {
+        pthread_mutex_unlock(&store->lock);
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < store->cap; i++)
+        if (store->slots[i]) {
+            store_entry_ref(store->slots[i]);
+            entries[n++] = store->slots[i];
+        }
+    pthread_mutex_unlock(&store->lock);
+    *out = entries;
+    *len = n;
+    return 0;
+}
+
+void store_entries_free(store_entry_t **entries, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        store_entry_unref(entries[i]);
+    free(entries);
+}
+
+void store_set_synced(store_t *store)
+{
+    pthread_mutex_lock(&store->lock);
+    store->synced = true;
+    pthread_mutex_unlock(&store->lock);
+}
+
+bool store_has_synced(store_t *store)
+{
+    pthread_mutex_lock(&store->lock);
+    bool synced = store->synced;
+    pthread_mutex_unlock(&store->lock);
+    return synced;
+}
+
+int store_upsert(store_t *store, json_object *obj)
+{
+    informer_meta_t meta;
+    char *key;
+    if (informer_object_meta(obj, &key, &meta.resource_version, &meta.uid) < 0)
+        return -1;
+    meta.key = key;
+    store_entry_t *e = store_entry_build(store, obj, &meta);
+    free(key);
+    if (!e)
+        return -1;
+    int err;
+    store_entry_t *old = store_swap(store, e, &err);
+    if (err < 0) {
+        store_entry_unref(e);
+        return -1;
+    }
+    store_entry_unref(old);
+    return 0;
+}
+
+bool store_delete(store_t *store, const char *key)
+{
+    store_entry_t *e = store_take(store, key);
+    store_entry_unref(e);
+    return e != NULL;
+}
+
+json_object *store_get(store_t *store, const char *key)
+{
+    store_entry_t *e = store_lookup(store, key);
+    if (!e)
+        return NULL;
+    json_object *obj = store_entry_object(store, e);
+    store_entry_unref(e);
+    return obj;
+}
+
+char *store_get_resource_version(store_t *store, const char *key)
+{
+    store_entry_t *e = store_lookup(store, key);
+    if (!e)
+        return NULL;
+    char *rv = strdup(entry_rv(e));
+    store_entry_unref(e);
+    return rv;
+}
+
+bool store_contains(store_t *store, const char *key)
+{
+    store_entry_t *e = store_lookup(store, key);
+    store_entry_unref(e);
+    return e != NULL;
+}
+
+/* Parses every entry (outside the lock) into a new array; consumes the entries. */
+static int objects_of(store_t *store, store_entry_t **entries, size_t n, json_object ***out,
+                      size_t *len)
+{
+    json_object **objs = n ? calloc(n, sizeof(*objs)) : NULL;
+    int rc = n && !objs ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!(objs[i] = store_entry_object(store, entries[i])))
+            rc = -1;
+    store_entries_free(entries, n);
+    if (rc < 0) {
+        store_objects_free(objs, n);
+        return -1;
+    }
+    *out = objs;
+    *len = n;
+    return 0;
+}
+
+static int keys_of(store_entry_t **entries, size_t n, char ***out, size_t *len)
+{
+    char **keys = n ? calloc(n, sizeof(*keys)) : NULL;
+    int rc = n && !keys ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!(keys[i] = strdup(entry_key(entries[i]))))
+            rc = -1;
+    store_entries_free(entries, n);
+    if (rc < 0) {
+        store_keys_free(keys, n);
+        return -1;
+    }
+    *out = keys;
+    *len = n;
+    return 0;
+}
+
+int store_list(store_t *store, json_object ***out, size_t *len)
+{
+    store_entry_t **entries;
+    size_t n;
+    if (store_snapshot(store, &entries, &n) < 0)
+        return -1;
+    return objects_of(store, entries, n, out, len);
+}
+
+int store_list_keys(store_t *store, char ***out, size_t *len)
+{
+    store_entry_t **entries;
+    size_t n;
+    if (store_snapshot(store, &entries, &n) < 0)
+        return -1;
+    return keys_of(entries, n, out, len);
+}
+
+/* The entries having value for the named index, each with a reference. */
+static int index_entries(store_t *store, const char *index, const char *value, store_entry_t ***out,
+                         size_t *len)
+{
+    pthread_mutex_lock(&store->lock);
+    store_index_t *ix = find_index(store, index);
+    if (!ix) {
+        pthread_mutex_unlock(&store->lock);
+        return -1;
+    }
+    bucket_t *b = value ? strmap_get(ix->buckets, value) : NULL;
+    size_t n = b ? b->len : 0;
+    store_entry_t **entries = n ? malloc(n * sizeof(*entries)) : NULL;
+    if (n && !entries) {
+        pthread_mutex_unlock(&store->lock);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        entries[i] = b->entries[i];
+        store_entry_ref(entries[i]);
+    }
+    pthread_mutex_unlock(&store->lock);
+    *out = entries;
+    *len = n;
+    return 0;
+}
+
+int store_by_index(store_t *store, const char *index, const char *value, json_object ***out,
+                   size_t *len)
+{
+    store_entry_t **entries;
+    size_t n;
+    if (index_entries(store, index, value, &entries, &n) < 0)
+        return -1;
+    return objects_of(store, entries, n, out, len);
+}
+
+int store_index_keys(store_t *store, const char *index, const char *value, char ***out, size_t *len)
+{
+    store_entry_t **entries;
+    size_t n;
+    if (index_entries(store, index, value, &entries, &n) < 0)
+        return -1;
+    return keys_of(entries, n, out, len);
+}
+
+void store_objects_free(json_object **objects, size_t len)
+{
+    if (!objects)
+        return;
+    for (size_t i = 0; i < len; i++)
+        json_object_put(objects[i]);
+    free(objects);
+}
+
+void store_keys_free(char **keys, size_t len)
+{
+    if (!keys)
+        return;
+    for (size_t i = 0; i < len; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+size_t store_len(store_t *store)
+{
+    pthread_mutex_lock(&store->lock);
+    size_t n = store->len;
+    pthread_mutex_unlock(&store->lock);
+    return n;
+}
+
+size_t store_bytes(store_t *store)
+{
+    pthread_mutex_lock(&store->lock);
+    size_t n = store->bytes;
+    pthread_mutex_unlock(&store->lock);
+    return n;
+}
