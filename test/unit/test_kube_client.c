@@ -1,15 +1,22 @@
 /* Unit tests for the REST client (pkg/kube/client.c, paths.c, ratelimit.c): paths and
- * query strings, the token bucket, and the client's behaviour against a scripted HTTP
- * server running in the test (retries, auth refresh, errors, watch streaming and stop). */
+ * query strings, the token bucket, the client's behaviour against a scripted HTTP server
+ * running in the test (retries, auth refresh, errors, watch streaming and stop), and
+ * integration tests against test/kube-sim (started as a subprocess, HTTPS, token and
+ * client-certificate auth). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kube/kube.h"
@@ -1026,6 +1033,704 @@ START_TEST(test_watch_stops_promptly_from_another_thread)
 }
 END_TEST
 
+/* ---- against kube-sim ----------------------------------------------------------- */
+
+/* Fault rules scoped to resources no other test touches: two 429s on secrets GETs and
+ * one 503 on serviceaccount lists, each asking for a 1 s Retry-After. */
+#define SIM_FAULT_429                                                                              \
+    "{\"verb\":\"get\",\"resource\":\"secrets\",\"code\":429,\"count\":2,\"retryAfter\":1}"
+#define SIM_FAULT_503                                                                              \
+    "{\"verb\":\"list\",\"resource\":\"serviceaccounts\",\"code\":503,\"count\":1,"                \
+    "\"retryAfter\":1}"
+/* Watch history per resource: small, so that a 410 is easy to provoke. */
+#define SIM_HISTORY "40"
+
+static struct sim {
+    pid_t pid;
+    char dir[64];
+    char kubeconfig[128];
+    char cert_kubeconfig[128];
+    char url[128];
+    char why[256]; /* why it did not start */
+} sim;
+
+static const kube_resource_t configmaps = {"", "v1", "configmaps", true};
+static const kube_resource_t secrets = {"", "v1", "secrets", true};
+static const kube_resource_t serviceaccounts = {"", "v1", "serviceaccounts", true};
+static const kube_resource_t namespaces = {"", "v1", "namespaces", false};
+
+/* The Makefile runs tests from the repository root; look upwards to be safe. Returns the
+ * test/kube-sim directory (malloc'd) or NULL. */
+static char *find_kube_sim(void)
+{
+    char dir[PATH_MAX];
+    if (!getcwd(dir, sizeof(dir)))
+        return NULL;
+    for (int up = 0; up < 6; up++) {
+        char *sim_dir = util_asprintf("%s/test/kube-sim", dir);
+        char *probe = util_asprintf("%s/kube_sim/__main__.py", sim_dir);
+        bool found = probe && access(probe, R_OK) == 0;
+        free(probe);
+        if (found)
+            return sim_dir;
+        free(sim_dir);
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+            return NULL;
+        *slash = '\0';
+    }
+    return NULL;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void sim_stop(void)
+{
+    if (sim.pid > 0) {
+        kill(sim.pid, SIGTERM);
+        int status;
+        for (int i = 0; i < 100 && waitpid(sim.pid, &status, WNOHANG) == 0; i++)
+            util_sleep(0.05);
+        if (waitpid(sim.pid, &status, WNOHANG) == 0) {
+            kill(sim.pid, SIGKILL);
+            waitpid(sim.pid, &status, 0);
+        }
+        sim.pid = 0;
+    }
+    if (sim.dir[0])
+        nftw(sim.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    sim.dir[0] = '\0';
+}
+
+/* Unchecked fixture: runs once in the parent process, so every test of the case uses the
+ * same server. A failure to start is reported by each test (sim_require). */
+static void sim_start(void)
+{
+    memset(&sim, 0, sizeof(sim));
+    char *sim_dir = find_kube_sim();
+    if (!sim_dir) {
+        snprintf(sim.why, sizeof(sim.why), "test/kube-sim not found above the working directory");
+        return;
+    }
+    strcpy(sim.dir, "/tmp/test_kube_sim.XXXXXX");
+    if (!mkdtemp(sim.dir)) {
+        snprintf(sim.why, sizeof(sim.why), "mkdtemp: %s", strerror(errno));
+        sim.dir[0] = '\0';
+        return;
+    }
+    snprintf(sim.kubeconfig, sizeof(sim.kubeconfig), "%s/kubeconfig", sim.dir);
+    snprintf(sim.cert_kubeconfig, sizeof(sim.cert_kubeconfig), "%s/cert-kubeconfig", sim.dir);
+    char out_path[128], cert_dir[128];
+    snprintf(out_path, sizeof(out_path), "%s/stdout", sim.dir);
+    snprintf(cert_dir, sizeof(cert_dir), "%s/certs", sim.dir);
+    pid_t pid = fork();
+    if (pid != 0)
+        free(sim_dir);
+    if (pid == 0) {
+        FILE *out = freopen(out_path, "w", stdout);
+        if (!out || chdir(sim_dir) < 0)
+            _exit(126);
+        execlp("python3", "python3", "-m", "kube_sim", "--port", "0", "--kubeconfig-out",
+               sim.kubeconfig, "--client-cert-kubeconfig-out", sim.cert_kubeconfig, "--cert-dir",
+               cert_dir, "--history", SIM_HISTORY, "--bookmark-interval", "1", "--controllers",
+               "namespace", "--fault", SIM_FAULT_429, "--fault", SIM_FAULT_503, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0) {
+        snprintf(sim.why, sizeof(sim.why), "fork: %s", strerror(errno));
+        return;
+    }
+    sim.pid = pid;
+    const char *prefix = "kube-sim listening on ";
+    for (int i = 0; i < 600; i++) {
+        char *text = util_read_file(out_path, NULL);
+        char *line = text ? strstr(text, prefix) : NULL;
+        if (line && strchr(line, '\n')) {
+            line += strlen(prefix);
+            *strchr(line, '\n') = '\0';
+            snprintf(sim.url, sizeof(sim.url), "%s", line);
+            free(text);
+            return;
+        }
+        free(text);
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            sim.pid = 0;
+            snprintf(sim.why, sizeof(sim.why), "kube-sim exited with status %d", status);
+            sim_stop();
+            return;
+        }
+        util_sleep(0.05);
+    }
+    snprintf(sim.why, sizeof(sim.why), "kube-sim did not report its URL within 30 s");
+    sim_stop();
+}
+
+typedef struct sim_client {
+    kube_config_t *config;
+    kube_client_t *client;
+} sim_client_t;
+
+static void sim_connect_to(sim_client_t *sc, const char *kubeconfig)
+{
+    ck_assert_msg(sim.url[0], "kube-sim is not running: %s", sim.why);
+    char *err = NULL;
+    if (kube_config_load_file(kubeconfig, NULL, &sc->config, &err) < 0)
+        ck_abort_msg("kube-sim kubeconfig: %s", err);
+    kube_client_options_t o;
+    kube_client_options_default(&o);
+    o.qps = 0;
+    if (kube_client_new(sc->config, &o, &sc->client, &err) < 0)
+        ck_abort_msg("client: %s", err);
+}
+
+static void sim_connect(sim_client_t *sc)
+{
+    sim_connect_to(sc, sim.kubeconfig);
+}
+
+static void sim_disconnect(sim_client_t *sc)
+{
+    kube_client_free(sc->client);
+    kube_config_free(sc->config);
+}
+
+static json_object *parse(const char *json)
+{
+    json_object *o = json_tokener_parse(json);
+    ck_assert_ptr_nonnull(o);
+    return o;
+}
+
+/* A string at a dotted path ("metadata.resourceVersion") of r's body, or NULL. */
+static const char *body_str(const kube_result_t *r, const char *path)
+{
+    json_object *cur = r->body;
+    char key[64];
+    for (const char *p = path; cur && *p;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        snprintf(key, sizeof(key), "%.*s", (int)n, p);
+        if (!json_object_object_get_ex(cur, key, &cur))
+            return NULL;
+        p += n + (dot ? 1 : 0);
+    }
+    return cur ? json_object_get_string(cur) : NULL;
+}
+
+static void ck_ok(kube_err_t err, const kube_result_t *r)
+{
+    char line[512];
+    ck_assert_msg(err == KUBE_OK, "%s", kube_error_str(r, line, sizeof(line)));
+}
+
+static json_object *configmap(const char *name, const char *label, const char *value)
+{
+    char json[512];
+    snprintf(json, sizeof(json),
+             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+             "\"labels\":{\"suite\":\"%s\"}},\"data\":{\"k\":\"%s\"}}",
+             name, label, value);
+    return parse(json);
+}
+
+START_TEST(test_sim_create_get_update_and_conflicts)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_result_t r = KUBE_RESULT_INIT;
+    json_object *cm = configmap("crud-1", "crud", "v1");
+    ck_ok(kube_create(sc.client, &configmaps, "default", cm, NULL, &r), &r);
+    ck_assert_int_eq(r.http_code, 201);
+    char *rv1 = util_strdup(body_str(&r, "metadata.resourceVersion"));
+    ck_assert_ptr_nonnull(rv1);
+
+    ck_assert_int_eq(kube_create(sc.client, &configmaps, "default", cm, NULL, &r),
+                     KUBE_ERR_ALREADY_EXISTS);
+    ck_assert_int_eq(r.http_code, 409);
+    ck_assert_str_eq(r.reason, "AlreadyExists");
+
+    ck_ok(kube_get(sc.client, &configmaps, "default", "crud-1", &r), &r);
+    ck_assert_str_eq(body_str(&r, "data.k"), "v1");
+
+    /* Update from what we read; then again from the stale copy: 409 Conflict. */
+    json_object *fresh = kube_result_take_body(&r);
+    json_object_object_add(json_object_object_get(fresh, "data"), "k",
+                           json_object_new_string("v2"));
+    ck_ok(kube_update(sc.client, &configmaps, NULL, fresh, NULL, &r), &r);
+    ck_assert_str_eq(body_str(&r, "data.k"), "v2");
+    ck_assert_str_ne(body_str(&r, "metadata.resourceVersion"), rv1);
+    ck_assert_int_eq(kube_update(sc.client, &configmaps, NULL, fresh, NULL, &r), KUBE_ERR_CONFLICT);
+    ck_assert_str_eq(r.reason, "Conflict");
+
+    /* A dry run answers like the real thing and stores nothing. */
+    json_object *dry = configmap("crud-dry", "crud", "x");
+    kube_write_options_t wo = {.dry_run = true, .field_manager = "s2i-operator-test"};
+    ck_ok(kube_create(sc.client, &configmaps, "default", dry, &wo, &r), &r);
+    ck_assert_int_eq(kube_get(sc.client, &configmaps, "default", "crud-dry", &r),
+                     KUBE_ERR_NOT_FOUND);
+    ck_assert_str_eq(r.reason, "NotFound");
+
+    json_object_put(dry);
+    json_object_put(fresh);
+    json_object_put(cm);
+    free(rv1);
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+START_TEST(test_sim_invalid_object_gives_422_with_causes)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_result_t r = KUBE_RESULT_INIT;
+    json_object *bad = configmap("Not_A_Valid_Name", "invalid", "x");
+    ck_assert_int_eq(kube_create(sc.client, &configmaps, "default", bad, NULL, &r),
+                     KUBE_ERR_INVALID);
+    ck_assert_int_eq(r.http_code, 422);
+    ck_assert_uint_ge(r.causes_len, 1);
+    ck_assert_str_eq(r.causes[0].field, "metadata.name");
+    ck_assert_ptr_nonnull(r.causes[0].reason);
+    json_object_put(bad);
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+START_TEST(test_sim_list_paginates_and_filters)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_result_t r = KUBE_RESULT_INIT;
+    for (int i = 0; i < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "page-%d", i);
+        json_object *cm = configmap(name, "page", "x");
+        ck_ok(kube_create(sc.client, &configmaps, "default", cm, NULL, &r), &r);
+        json_object_put(cm);
+    }
+    kube_list_options_t lo = {.label_selector = "suite=page", .limit = 2};
+    char *token = NULL;
+    int pages = 0, items = 0;
+    do {
+        lo.continue_token = token;
+        ck_ok(kube_list(sc.client, &configmaps, "default", &lo, &r), &r);
+        free(token);
+        token = util_strdup(body_str(&r, "metadata.continue"));
+        if (token && !*token) {
+            free(token);
+            token = NULL;
+        }
+        json_object *list_items = json_object_object_get(r.body, "items");
+        ck_assert_int_le(json_object_array_length(list_items), 2);
+        items += (int)json_object_array_length(list_items);
+        pages++;
+    } while (token && pages < 10);
+    ck_assert_int_eq(items, 5);
+    ck_assert_int_eq(pages, 3);
+    lo.continue_token = NULL;
+
+    kube_list_options_t by_field = {.field_selector = "metadata.name=page-3"};
+    ck_ok(kube_list(sc.client, &configmaps, "default", &by_field, &r), &r);
+    json_object *list_items = json_object_object_get(r.body, "items");
+    ck_assert_int_eq(json_object_array_length(list_items), 1);
+    /* A label selector with set syntax and negation goes through escaped. */
+    kube_list_options_t set = {.label_selector = "suite in (page,nothing),suite!=other"};
+    ck_ok(kube_list(sc.client, &configmaps, "default", &set, &r), &r);
+    ck_assert_int_eq(json_object_array_length(json_object_object_get(r.body, "items")), 5);
+    /* Across all namespaces. */
+    ck_ok(kube_list(sc.client, &configmaps, NULL, &lo, &r), &r);
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+START_TEST(test_sim_patch_kinds)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_result_t r = KUBE_RESULT_INIT;
+    json_object *cm = configmap("patch-1", "patch", "v1");
+    ck_ok(kube_create(sc.client, &configmaps, "default", cm, NULL, &r), &r);
+    kube_patch_options_t po = {.field_manager = "s2i-operator-test"};
+
+    ck_ok(kube_patch(sc.client, &configmaps, "default", "patch-1", NULL, KUBE_PATCH_MERGE,
+                     "{\"data\":{\"merge\":\"1\"}}", &po, &r),
+          &r);
+    ck_assert_str_eq(body_str(&r, "data.merge"), "1");
+    ck_ok(kube_patch(sc.client, &configmaps, "default", "patch-1", NULL, KUBE_PATCH_JSON,
+                     "[{\"op\":\"add\",\"path\":\"/data/json\",\"value\":\"2\"}]", &po, &r),
+          &r);
+    ck_assert_str_eq(body_str(&r, "data.json"), "2");
+    ck_ok(kube_patch(sc.client, &configmaps, "default", "patch-1", NULL, KUBE_PATCH_STRATEGIC,
+                     "{\"data\":{\"strategic\":\"3\"}}", &po, &r),
+          &r);
+    ck_assert_str_eq(body_str(&r, "data.strategic"), "3");
+    po.force = true;
+    ck_ok(kube_patch(sc.client, &configmaps, "default", "patch-1", NULL, KUBE_PATCH_APPLY,
+                     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                     "\"patch-1\"},\"data\":{\"apply\":\"4\"}}",
+                     &po, &r),
+          &r);
+    ck_assert_str_eq(body_str(&r, "data.apply"), "4");
+    ck_assert_str_eq(body_str(&r, "data.merge"), "1");
+
+    /* A JSON patch whose test fails, a malformed patch, a missing object. */
+    kube_err_t err =
+        kube_patch(sc.client, &configmaps, "default", "patch-1", NULL, KUBE_PATCH_JSON,
+                   "[{\"op\":\"test\",\"path\":\"/data/k\",\"value\":\"nope\"}]", NULL, &r);
+    ck_assert_msg(err == KUBE_ERR_INVALID || err == KUBE_ERR_CONFLICT, "got %s",
+                  kube_err_name(err));
+    ck_assert_int_eq(kube_patch(sc.client, &configmaps, "default", "patch-1", NULL,
+                                KUBE_PATCH_MERGE, "{\"data\":", NULL, &r),
+                     KUBE_ERR_BAD_REQUEST);
+    ck_assert_int_eq(kube_patch(sc.client, &configmaps, "default", "patch-nope", NULL,
+                                KUBE_PATCH_MERGE, "{}", NULL, &r),
+                     KUBE_ERR_NOT_FOUND);
+    json_object_put(cm);
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+START_TEST(test_sim_update_status_writes_only_status)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_result_t r = KUBE_RESULT_INIT;
+    json_object *job = parse(
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"status-1\"},"
+        "\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":"
+        "\"c\",\"image\":\"busybox\"}]}}}}");
+    ck_ok(kube_create(sc.client, &jobs, "default", job, NULL, &r), &r);
+    json_object *created = kube_result_take_body(&r);
+    json_object_object_add(created, "status", parse("{\"active\":1}"));
+    ck_ok(kube_update_status(sc.client, &jobs, NULL, created, NULL, &r), &r);
+    json_object *status = json_object_object_get(r.body, "status");
+    ck_assert_int_eq(json_object_get_int(json_object_object_get(status, "active")), 1);
+    /* Stale resourceVersion on /status: 409 as well. */
+    ck_assert_int_eq(kube_update_status(sc.client, &jobs, NULL, created, NULL, &r),
+                     KUBE_ERR_CONFLICT);
+    json_object_put(created);
+    json_object_put(job);
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+START_TEST(test_sim_delete_with_preconditions_and_propagation)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_result_t r = KUBE_RESULT_INIT;
+    json_object *cm = configmap("del-1", "delete", "x");
+    ck_ok(kube_create(sc.client, &configmaps, "default", cm, NULL, &r), &r);
+    char *uid = util_strdup(body_str(&r, "metadata.uid"));
+
+    kube_delete_options_t wrong = KUBE_DELETE_OPTIONS_INIT;
+    wrong.precondition_uid = "00000000-0000-0000-0000-000000000000";
+    ck_assert_int_eq(kube_delete(sc.client, &configmaps, "default", "del-1", &wrong, &r),
+                     KUBE_ERR_CONFLICT);
+    kube_delete_options_t dry = KUBE_DELETE_OPTIONS_INIT;
+    dry.dry_run = true;
+    ck_ok(kube_delete(sc.client, &configmaps, "default", "del-1", &dry, &r), &r);
+    ck_ok(kube_get(sc.client, &configmaps, "default", "del-1", &r), &r);
+
+    kube_delete_options_t right = KUBE_DELETE_OPTIONS_INIT;
+    right.precondition_uid = uid;
+    right.propagation_policy = "Background";
+    ck_ok(kube_delete(sc.client, &configmaps, "default", "del-1", &right, &r), &r);
+    ck_assert_int_eq(kube_get(sc.client, &configmaps, "default", "del-1", &r), KUBE_ERR_NOT_FOUND);
+    ck_assert_int_eq(kube_delete(sc.client, &configmaps, "default", "del-1", NULL, &r),
+                     KUBE_ERR_NOT_FOUND);
+    free(uid);
+    json_object_put(cm);
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+/* A watch on its own thread, recording events until DELETED of `until`. */
+typedef struct sim_watch {
+    kube_client_t *client;
+    kube_watch_options_t opts;
+    const char *until;
+    buf_t log;
+    kube_result_t result;
+    atomic_bool stop;
+    pthread_t thread;
+} sim_watch_t;
+
+static int sim_watch_event(const kube_watch_event_t *ev, void *data)
+{
+    sim_watch_t *w = data;
+    static const char *const names[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
+    json_object *meta = json_object_object_get(ev->object, "metadata");
+    const char *name = json_object_get_string(json_object_object_get(meta, "name"));
+    if (ev->type == KUBE_WATCH_BOOKMARK) {
+        buf_puts(&w->log, "BOOKMARK ");
+        return w->until == NULL;
+    }
+    buf_printf(&w->log, "%s:%s ", names[ev->type], name ? name : "");
+    return w->until && ev->type == KUBE_WATCH_DELETED && util_streq(name, w->until);
+}
+
+static void *sim_watch_run(void *p)
+{
+    sim_watch_t *w = p;
+    kube_watch(w->client, &configmaps, "default", &w->opts, sim_watch_event, w, &w->stop,
+               &w->result);
+    return NULL;
+}
+
+START_TEST(test_sim_watch_sees_changes_from_a_resource_version)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_result_t r = KUBE_RESULT_INIT;
+    kube_list_options_t lo = {.field_selector = "metadata.name=watch-1"};
+    ck_ok(kube_list(sc.client, &configmaps, "default", &lo, &r), &r);
+    sim_watch_t w = {.client = sc.client, .until = "watch-1", .log = BUF_INIT};
+    w.opts = (kube_watch_options_t){.resource_version = body_str(&r, "metadata.resourceVersion"),
+                                    .field_selector = "metadata.name=watch-1",
+                                    .timeout_seconds = 30};
+    char *rv = util_strdup(w.opts.resource_version);
+    w.opts.resource_version = rv;
+    pthread_create(&w.thread, NULL, sim_watch_run, &w);
+
+    json_object *cm = configmap("watch-1", "watch", "v1");
+    ck_ok(kube_create(sc.client, &configmaps, "default", cm, NULL, &r), &r);
+    ck_ok(kube_patch(sc.client, &configmaps, "default", "watch-1", NULL, KUBE_PATCH_MERGE,
+                     "{\"data\":{\"k\":\"v2\"}}", NULL, &r),
+          &r);
+    ck_ok(kube_delete(sc.client, &configmaps, "default", "watch-1", NULL, &r), &r);
+    /* Another object's changes are filtered out by the field selector. */
+    json_object *other = configmap("watch-other", "watch", "v1");
+    ck_ok(kube_create(sc.client, &configmaps, "default", other, NULL, &r), &r);
+
+    pthread_join(w.thread, NULL);
+    ck_ok(w.result.err, &w.result);
+    ck_assert_str_eq(buf_str(&w.log), "ADDED:watch-1 MODIFIED:watch-1 DELETED:watch-1 ");
+    buf_free(&w.log);
+    kube_result_clear(&w.result);
+    json_object_put(other);
+    json_object_put(cm);
+    free(rv);
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+START_TEST(test_sim_watch_gets_bookmarks_and_stops_on_request)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    sim_watch_t w = {.client = sc.client, .log = BUF_INIT};
+    w.opts = (kube_watch_options_t){.allow_watch_bookmarks = true,
+                                    .label_selector = "suite=nothing-here"};
+    double start = util_monotonic();
+    pthread_create(&w.thread, NULL, sim_watch_run, &w);
+    pthread_join(w.thread, NULL);
+    ck_ok(w.result.err, &w.result);
+    ck_assert_str_eq(buf_str(&w.log), "BOOKMARK ");
+    ck_assert(util_monotonic() - start < 5);
+
+    /* An idle watch ends soon after the flag is set. */
+    buf_reset(&w.log);
+    w.opts.allow_watch_bookmarks = false;
+    pthread_create(&w.thread, NULL, sim_watch_run, &w);
+    util_sleep(0.5);
+    start = util_monotonic();
+    atomic_store(&w.stop, true);
+    pthread_join(w.thread, NULL);
+    ck_assert(util_monotonic() - start < 0.5);
+    ck_ok(w.result.err, &w.result);
+    buf_free(&w.log);
+    kube_result_clear(&w.result);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+START_TEST(test_sim_old_resource_version_gives_410_expired)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_result_t r = KUBE_RESULT_INIT;
+    ck_ok(kube_list(sc.client, &configmaps, "default", NULL, &r), &r);
+    char *old_rv = util_strdup(body_str(&r, "metadata.resourceVersion"));
+    /* More changes than kube-sim keeps in its watch history. */
+    for (int i = 0; i < 2 * atoi(SIM_HISTORY); i++) {
+        char patch[64];
+        snprintf(patch, sizeof(patch), "{\"data\":{\"k\":\"%d\"}}", i);
+        if (i == 0) {
+            json_object *cm = configmap("expire-1", "expire", "0");
+            ck_ok(kube_create(sc.client, &configmaps, "default", cm, NULL, &r), &r);
+            json_object_put(cm);
+        } else {
+            ck_ok(kube_patch(sc.client, &configmaps, "default", "expire-1", NULL, KUBE_PATCH_MERGE,
+                             patch, NULL, &r),
+                  &r);
+        }
+    }
+    sim_watch_t w = {.client = sc.client, .log = BUF_INIT};
+    w.opts = (kube_watch_options_t){.resource_version = old_rv};
+    pthread_create(&w.thread, NULL, sim_watch_run, &w);
+    pthread_join(w.thread, NULL);
+    ck_assert_int_eq(w.result.err, KUBE_ERR_GONE);
+    ck_assert(w.result.expired);
+    ck_assert_int_eq(w.result.http_code, 410);
+
+    kube_list_options_t exact = {.resource_version = old_rv, .resource_version_match = "Exact"};
+    ck_assert_int_eq(kube_list(sc.client, &configmaps, "default", &exact, &r), KUBE_ERR_GONE);
+    ck_assert(r.expired);
+    buf_free(&w.log);
+    kube_result_clear(&w.result);
+    free(old_rv);
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+START_TEST(test_sim_retry_after_faults_are_waited_out)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_result_t r = KUBE_RESULT_INIT;
+    double start = util_monotonic();
+    /* Two 429s with Retry-After: 1, then the real answer (the secret does not exist). */
+    ck_assert_int_eq(kube_get(sc.client, &secrets, "default", "no-such-secret", &r),
+                     KUBE_ERR_NOT_FOUND);
+    ck_assert(util_monotonic() - start >= 1.9);
+    start = util_monotonic();
+    ck_ok(kube_list(sc.client, &serviceaccounts, "default", NULL, &r), &r);
+    ck_assert(util_monotonic() - start >= 0.9);
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+START_TEST(test_sim_client_certificate_auth)
+{
+    sim_client_t sc;
+    sim_connect_to(&sc, sim.cert_kubeconfig);
+    kube_result_t r = KUBE_RESULT_INIT;
+    ck_ok(kube_get(sc.client, &namespaces, NULL, "default", &r), &r);
+    ck_assert_str_eq(body_str(&r, "metadata.name"), "default");
+    kube_result_clear(&r);
+    sim_disconnect(&sc);
+}
+END_TEST
+
+/* Writes a kubeconfig for kube-sim with the given cluster fields and token. */
+static void write_sim_kubeconfig(const char *path, const char *cluster_fields, bool with_token)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    kube_auth_t auth;
+    char *err = NULL;
+    ck_assert_int_eq(kube_config_auth(sc.config, &auth, &err), 0);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n%s"
+            "contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n"
+            "current-context: c\nusers:\n- name: u\n  user:\n    token: \"%s\"\n",
+            cluster_fields, with_token ? auth.token : "wrong");
+    fclose(f);
+    kube_auth_clear(&auth);
+    sim_disconnect(&sc);
+}
+
+static kube_err_t get_default_namespace(const char *kubeconfig, kube_result_t *r)
+{
+    sim_client_t sc;
+    sim_connect_to(&sc, kubeconfig);
+    kube_err_t err = kube_get(sc.client, &namespaces, NULL, "default", r);
+    sim_disconnect(&sc);
+    return err;
+}
+
+START_TEST(test_sim_tls_ca_file_server_name_and_insecure)
+{
+    ck_assert_msg(sim.url[0], "kube-sim is not running: %s", sim.why);
+    char path[160], fields[512];
+    snprintf(path, sizeof(path), "%s/tls-kubeconfig", sim.dir);
+    const char *port = strrchr(sim.url, ':');
+    ck_assert_ptr_nonnull(port);
+    kube_result_t r = KUBE_RESULT_INIT;
+
+    /* CA from a file, the server reached by IP, the certificate checked for a DNS name. */
+    snprintf(fields, sizeof(fields),
+             "    server: https://127.0.0.1%s\n    certificate-authority: %s/certs/ca.crt\n"
+             "    tls-server-name: kubernetes.default.svc\n",
+             port, sim.dir);
+    write_sim_kubeconfig(path, fields, true);
+    ck_ok(get_default_namespace(path, &r), &r);
+
+    /* A name the certificate does not carry fails verification. */
+    snprintf(fields, sizeof(fields),
+             "    server: https://127.0.0.1%s\n    certificate-authority: %s/certs/ca.crt\n"
+             "    tls-server-name: not-the-apiserver.example.com\n",
+             port, sim.dir);
+    write_sim_kubeconfig(path, fields, true);
+    ck_assert_int_eq(get_default_namespace(path, &r), KUBE_ERR_TRANSPORT);
+
+    /* Without the cluster CA the system roots do not vouch for kube-sim... */
+    snprintf(fields, sizeof(fields), "    server: %s\n", sim.url);
+    write_sim_kubeconfig(path, fields, true);
+    ck_assert_int_eq(get_default_namespace(path, &r), KUBE_ERR_TRANSPORT);
+    /* ...unless verification is switched off. */
+    snprintf(fields, sizeof(fields), "    server: %s\n    insecure-skip-tls-verify: true\n",
+             sim.url);
+    write_sim_kubeconfig(path, fields, true);
+    ck_ok(get_default_namespace(path, &r), &r);
+
+    /* A wrong token: 401, after one refresh. */
+    snprintf(fields, sizeof(fields), "    server: %s\n    insecure-skip-tls-verify: true\n",
+             sim.url);
+    write_sim_kubeconfig(path, fields, false);
+    ck_assert_int_eq(get_default_namespace(path, &r), KUBE_ERR_UNAUTHORIZED);
+    ck_assert_int_eq(r.http_code, 401);
+    kube_result_clear(&r);
+}
+END_TEST
+
+static void *sim_get_many(void *p)
+{
+    worker_t *w = p;
+    kube_result_t r = KUBE_RESULT_INIT;
+    for (int i = 0; i < 10; i++)
+        if (kube_get(w->client, &namespaces, NULL, "default", &r) == KUBE_OK)
+            w->ok++;
+    kube_result_clear(&r);
+    return NULL;
+}
+
+START_TEST(test_sim_many_threads_share_one_client)
+{
+    sim_client_t sc;
+    sim_connect(&sc);
+    pthread_t threads[8];
+    worker_t workers[8];
+    for (int i = 0; i < 8; i++) {
+        workers[i] = (worker_t){sc.client, 0};
+        pthread_create(&threads[i], NULL, sim_get_many, &workers[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(threads[i], NULL);
+        ck_assert_int_eq(workers[i].ok, 10);
+    }
+    sim_disconnect(&sc);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("kube_client");
@@ -1056,11 +1761,34 @@ static Suite *client_suite(void)
     tcase_add_test(scripted, test_watch_http_errors_and_malformed_streams_are_typed);
     tcase_add_test(scripted, test_watch_stops_promptly_from_another_thread);
     suite_add_tcase(s, scripted);
+
+    TCase *live = tcase_create("kube-sim");
+    tcase_set_timeout(live, 120);
+    tcase_add_unchecked_fixture(live, sim_start, sim_stop);
+    tcase_add_test(live, test_sim_create_get_update_and_conflicts);
+    tcase_add_test(live, test_sim_invalid_object_gives_422_with_causes);
+    tcase_add_test(live, test_sim_list_paginates_and_filters);
+    tcase_add_test(live, test_sim_patch_kinds);
+    tcase_add_test(live, test_sim_update_status_writes_only_status);
+    tcase_add_test(live, test_sim_delete_with_preconditions_and_propagation);
+    tcase_add_test(live, test_sim_watch_sees_changes_from_a_resource_version);
+    tcase_add_test(live, test_sim_watch_gets_bookmarks_and_stops_on_request);
+    tcase_add_test(live, test_sim_old_resource_version_gives_410_expired);
+    tcase_add_test(live, test_sim_retry_after_faults_are_waited_out);
+    tcase_add_test(live, test_sim_client_certificate_auth);
+    tcase_add_test(live, test_sim_tls_ca_file_server_name_and_insecure);
+    tcase_add_test(live, test_sim_many_threads_share_one_client);
+    suite_add_tcase(s, live);
     return s;
 }
 
 int main(void)
 {
+    /* Every server here is on loopback: a proxy from the environment must not interfere. */
+    static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "all_proxy",
+                                             "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(proxy_vars); i++)
+        unsetenv(proxy_vars[i]);
     SRunner *sr = srunner_create(client_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
