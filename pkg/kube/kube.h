@@ -11,8 +11,11 @@
  *   Every call that answers fills a caller-owned kube_result_t. It must be initialised
  *   (KUBE_RESULT_INIT or kube_result_init) before the first call; each call clears it
  *   before filling it, so one result may be reused for many calls. kube_result_clear
- *   frees what it holds. Strings and json_objects passed in are borrowed and never
- *   modified; the client borrows its kube_config_t, which must outlive it.
+ *   frees what it holds. Strings and json_objects passed in are borrowed and their
+ *   content is never modified; the client borrows its kube_config_t, which must outlive
+ *   it. One caveat of json-c: serializing an object (create/update) writes the text into
+ *   a buffer inside that object, so two threads must not send the same json_object at
+ *   once (send a copy, or your own object).
  *
  * Thread-safety
  *   A kube_client_t is shared by any number of threads: requests take an easy handle
@@ -200,6 +203,9 @@ double kube_token_bucket_reserve(kube_token_bucket_t *tb, double now);
 
 typedef struct kube_client kube_client_t;
 
+/* Start from kube_client_options_default and change what you need: zero is taken
+ * literally (no request timeout, no retries, no limiter, no idle handles kept; a zero
+ * connect_timeout leaves curl's own 300 s), not as "the default". */
 typedef struct kube_client_options {
     double qps;              /* client-side limit; <= 0 disables it. Default 5 (client-go) */
     int burst;               /* default 10 */
