@@ -657,11 +657,9 @@ static kube_err_t write_object(kube_client_t *c, const char *method,
                                json_object *object, const char *subresource,
                                const kube_write_options_t *opts, kube_result_t *out)
 {
-    if (!json_object_is_type(object, json_type_object)) {
-        kube_result_clear(out);
-        return kube_result_set_error(out, KUBE_ERR_CLIENT, NULL, "no object to send");
-    }
-    if (!is_set(namespace) && resource && resource->namespaced)
+    if (!resource || !json_object_is_type(object, json_type_object))
+        return kube_result_set_error(out, KUBE_ERR_CLIENT, NULL, "no resource or no object");
+    if (!is_set(namespace) && resource->namespaced)
     namespace = object_meta_string(object, "namespace");
     bool is_update = strcmp(method, "PUT") == 0;
     const char *name = is_update ? object_meta_string(object, "name") : NULL;
