@@ -195,9 +195,9 @@ class Api:
             unknown = schemamod.prune(obj, rtype.schema)
             if unknown:
                 if ctx.field_validation == "Strict":
-                    raise errors.bad_request(schemamod.strict_field_errors(unknown))
+                    raise errors.bad_request(schemamod.strict_decoding_message(rtype.kind, rtype.version, unknown))
                 if ctx.field_validation == "Warn":
-                    ctx.warnings += ['unknown field "%s"' % u.lstrip(".") for u in unknown]
+                    ctx.warnings += schemamod.unknown_field_warnings(unknown)
             schemamod.apply_defaults(obj, rtype.schema)
         return obj
 
@@ -375,7 +375,8 @@ class Api:
                                                                      "must be specified for an update")])
         return self._update_from(rtype, ns, name, lambda cur: obj, want_rv, ctx, subresource)
 
-    def _update_from(self, rtype, ns, name, make_new, want_rv, ctx, subresource, retries=10, create_fn=None):
+    def _update_from(self, rtype, ns, name, make_new, want_rv, ctx, subresource, retries=10, create_fn=None,
+                     record_managed=True):
         """The GuaranteedUpdate loop: read, compute, admit, compare-and-swap.
         want_rv set -> a mismatch is a 409; unset -> retry on races."""
         skey = self.skey(rtype)
@@ -397,7 +398,8 @@ class Api:
             if strip_rv(new) == strip_rv(cur):
                 # etcd3 store: an update that changes nothing is not written (no new RV, no event).
                 return self.convert_out(rtype, cur)
-            self._set_managed(rtype, cur, new, ctx, "Update", subresource)
+            if record_managed:
+                self._set_managed(rtype, cur, new, ctx, "Update", subresource)
             if ctx.dry_run:
                 return self.convert_out(rtype, new)
             with self.store.lock:
@@ -479,7 +481,8 @@ class Api:
             return
         try:
             mf = record((old or {}).get("metadata", {}).get("managedFields"), old, new, manager, operation,
-                        rtype.api_version, now_iso(), subresource)
+                        rtype.api_version, now_iso(), subresource,
+                        status_subresource=rtype.has_status_subresource)
         except Exception:
             return
         if mf:
@@ -491,10 +494,6 @@ class Api:
         ctype = (content_type or "").split(";")[0].strip()
         if ctype == "application/apply-patch+yaml":
             return self._apply(rtype, ns, name, body, ctx, subresource, force)
-        try:
-            doc = json.loads(body) if isinstance(body, (bytes, str)) else body
-        except ValueError as e:
-            raise errors.bad_request("error decoding patch: %s" % e)
         if ctype == "application/strategic-merge-patch+json" and not rtype.strategic_merge:
             raise errors.ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format "
                                   "- accepted media types include: application/json-patch+json, "
@@ -502,9 +501,13 @@ class Api:
         if ctype not in ("application/merge-patch+json", "application/json-patch+json",
                          "application/strategic-merge-patch+json"):
             raise errors.unsupported_media_type(ctype)
-        if ctype != "application/json-patch+json" and not isinstance(doc, dict):
-            raise errors.bad_request("error decoding patch: json: cannot unmarshal %s into Go value of type "
-                                     "map[string]interface {}" % type(doc).__name__)
+        if isinstance(body, (bytes, str)):
+            try:
+                doc = patchmod.decode_patch(body if isinstance(body, bytes) else body.encode(), ctype)
+            except patchmod.PatchError as e:
+                raise patch_error(e)
+        else:
+            doc = body
         want_rv = None
         if isinstance(doc, dict):
             want_rv = (doc.get("metadata") or {}).get("resourceVersion")
@@ -519,8 +522,7 @@ class Api:
                     out = patchmod.strategic_merge_patch(cur, doc, "%s/%s/%s" % (rtype.group, rtype.version,
                                                                                rtype.kind))
             except patchmod.PatchError as e:
-                raise errors.ApiError(e.code, e.reason, e.message,
-                                      {"causes": e.causes} if e.causes else None)
+                raise patch_error(e)
             if not isinstance(out, dict):
                 raise errors.bad_request("patched object is not a JSON object")
             out.setdefault("apiVersion", rtype.api_version)
@@ -531,6 +533,8 @@ class Api:
                 unknown = schemamod.prune(out, rtype.schema)
                 if unknown and ctx.field_validation == "Strict":
                     raise errors.bad_request(schemamod.strict_field_errors(unknown))
+                if unknown and ctx.field_validation == "Warn":
+                    ctx.warnings += schemamod.unknown_field_warnings(unknown)
                 schemamod.apply_defaults(out, rtype.schema)
             prv = out["metadata"].get("resourceVersion")
             if prv and prv != cur["metadata"]["resourceVersion"]:
@@ -553,23 +557,27 @@ class Api:
 
         def make_new(cur):
             try:
-                out, mf = patchmod.apply_patch(cur, doc, ctx.field_manager, force, type_key, now_iso())
+                out, mf = patchmod.apply_patch(cur, doc, ctx.field_manager, force, type_key, now_iso(),
+                                               subresource=subresource,
+                                               status_subresource=rtype.has_status_subresource)
             except patchmod.PatchError as e:
-                raise errors.ApiError(e.code, e.reason, e.message, {"causes": e.causes} if e.causes else None)
+                raise patch_error(e)
             out["metadata"]["managedFields"] = mf
             return out
 
         def create():
             try:
-                out, mf = patchmod.apply_patch(None, doc, ctx.field_manager, force, type_key, now_iso())
+                out, mf = patchmod.apply_patch(None, doc, ctx.field_manager, force, type_key, now_iso(),
+                                               status_subresource=rtype.has_status_subresource)
             except patchmod.PatchError as e:
-                raise errors.ApiError(e.code, e.reason, e.message, {"causes": e.causes} if e.causes else None)
+                raise patch_error(e)
             out.setdefault("metadata", {})["name"] = name
             out["metadata"]["managedFields"] = mf
             c = Context(user=ctx.user, dry_run=ctx.dry_run, field_manager=None, internal=ctx.internal)
             return self.create(rtype, ns, out, c, subresource)
 
-        return self._update_from(rtype, ns, name, make_new, None, ctx, subresource, create_fn=create)
+        return self._update_from(rtype, ns, name, make_new, None, ctx, subresource, create_fn=create,
+                                 record_managed=False)
 
     # -- delete ---------------------------------------------------------------------
 
@@ -676,6 +684,13 @@ class Api:
                                  o["metadata"]["name"], o, None) for o in items]
             w = self.store.watch(skey, since, initial)
         return WatchStream(self, rtype, w, ns if rtype.namespaced else None, ls, fs)
+
+
+def patch_error(e):
+    """A PatchError as the client sees it (its Status details kept exactly)."""
+    details = e.details if getattr(e, "details", None) is not None else (
+        {"causes": e.causes} if e.causes else None)
+    return errors.ApiError(e.code, e.reason, e.message, details)
 
 
 class WatchStream:

@@ -46,6 +46,17 @@ class Request:
         return self._body
 
     def json_body(self):
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            from . import protobuf
+            try:
+                return protobuf.decode(self.body())
+            except (protobuf.DecodeError, UnicodeDecodeError) as e:
+                raise errors.ApiError(415, "UnsupportedMediaType", str(e), {})
+        if ctype and ctype not in ("application/json", "application/yaml", "*/*"):
+            self.body()
+            raise errors.ApiError(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - '
+                                  'accepted media types include: application/json, application/yaml', {})
         raw = self.body()
         if not raw:
             raise errors.bad_request("the body of the request was empty")
@@ -119,7 +130,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Audit-Id", self.audit_id)
-        for k, v in (headers or {}).items():
+        for k, v in (headers.items() if isinstance(headers, dict) else headers or ()):
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
@@ -621,8 +632,8 @@ class KubeSim:
 def warnings(ctx):
     if not ctx.warnings:
         return None
-    # One Warning header per message (RFC 7234 form, as the real server sends).
-    return {"Warning": ", ".join('299 - "%s"' % w.replace('"', "'") for w in ctx.warnings)}
+    # One Warning header per message, warn-text quoted as RFC 7234 says (backslash escapes).
+    return [("Warning", '299 - "%s"' % w.replace("\\", "\\\\").replace('"', '\\"')) for w in ctx.warnings]
 
 
 def scale_of(rtype, obj):

@@ -419,7 +419,7 @@ def validate(rtype, obj, old):
             causes.append({"reason": "FieldValueTooLong", "field": "",
                            "message": "Too long: must have at most 1048576 bytes"})
     elif k == ("apiextensions.k8s.io", "customresourcedefinitions"):
-        causes += schemamod.validate_crd(obj)
+        causes += schemamod.validate_crd(obj, old)
         if old is not None:
             if (old.get("spec") or {}).get("group") != (obj.get("spec") or {}).get("group"):
                 causes.append(errors.field_invalid("spec.group", (obj.get("spec") or {}).get("group"),
