@@ -78,6 +78,9 @@ class Request:
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kube-sim"
+    # Headers and body are separate writes: without TCP_NODELAY, Nagle's algorithm
+    # and the client's delayed ACK stall every keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
     sim = None   # set on the subclass made per server
 
     def log_message(self, fmt, *args):
