@@ -318,6 +318,18 @@ class Runner:
         init = spec.get("initContainers") or []
         self.k.set_status(pod, lambda st: self._status_all_waiting(
             st, spec, "PodInitializing" if init else "ContainerCreating"))
+        reported = None
+        while True:
+            missing = self._missing_volume(ns, spec)
+            if missing is None:
+                break
+            if missing != reported:
+                # The real kubelet retries mounts and reports each failure as an event;
+                # the containers stay waiting (ContainerCreating).
+                emit_event(self.k.sim, pod, "Warning", "FailedMount", missing, "kubelet")
+                reported = missing
+            if self.killed.wait(1.0):
+                return self._killed()
         for i, c in enumerate(init):
             code = self._run_container(c, "initContainerStatuses", i)
             if code is None:
@@ -345,6 +357,27 @@ class Runner:
         self.k.set_status(pod, lambda st: self._finish(st, phase))
         emit_event(self.k.sim, self._latest(), "Normal", "Completed" if phase == "Succeeded" else "Failed",
                    "Pod %s/%s %s" % (ns, name, phase.lower()), "kubelet")
+        return None
+
+    def _missing_volume(self, ns, spec):
+        """The FailedMount message of the first volume whose Secret or ConfigMap is missing."""
+        store = self.k.sim.store
+        for v in spec.get("volumes") or []:
+            refs = []
+            if "secret" in v:
+                refs.append(("secret", v["secret"].get("secretName"), v["secret"].get("optional")))
+            if "configMap" in v:
+                refs.append(("configmap", v["configMap"].get("name"), v["configMap"].get("optional")))
+            for src in (v.get("projected") or {}).get("sources") or []:
+                if "secret" in src:
+                    refs.append(("secret", src["secret"].get("name"), src["secret"].get("optional")))
+                if "configMap" in src:
+                    refs.append(("configmap", src["configMap"].get("name"), src["configMap"].get("optional")))
+            for kind, name, optional in refs:
+                plural = "secrets" if kind == "secret" else "configmaps"
+                if not optional and store.get(("", plural), ns, name) is None:
+                    return 'MountVolume.SetUp failed for volume "%s" : %s "%s" not found' % (v.get("name"), kind,
+                                                                                              name)
         return None
 
     def _latest(self):

@@ -220,3 +220,38 @@ class KubectlTest(SimTestCase):
         self.assertIn("NotFound", k("get", "namespace", "doomed-ns", check=False).stderr)
         r = k("create", "configmap", "y", "-n", "doomed-ns", check=False)
         self.assertIn("not found", r.stderr)
+
+
+class JobLifecycleTest(SimTestCase):
+    def test_suspending_a_job_deletes_its_running_pods(self):
+        k = self.sim.kubectl
+        job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "long", "namespace": "default"},
+               "spec": {"template": {
+                   "metadata": {"annotations": {"kube-sim/script": '{"*": {"duration": 60}}'}},
+                   "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "x.invalid/y:1"}]}}}}
+        k("apply", "-f", "-", input=json.dumps(job))
+        wait_for(lambda: [p for p in self.sim.kubectl_json("get", "pods", "-l", "job-name=long")["items"]
+                          if p["status"].get("phase") == "Running"], what="pod running")
+        k("patch", "job", "long", "--type=merge", "-p", '{"spec":{"suspend":true}}')
+        wait_for(lambda: not self.sim.kubectl_json("get", "pods", "-l", "job-name=long")["items"],
+                 what="pods deleted")
+        conds = self.sim.kubectl_json("get", "job", "long")["status"]["conditions"]
+        self.assertEqual([(c["type"], c["status"], c["reason"]) for c in conds],
+                         [("Suspended", "True", "JobSuspended")])
+
+    def test_missing_secret_volume_keeps_the_pod_waiting_with_failed_mount(self):
+        k = self.sim.kubectl
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "needs-secret", "namespace": "default"},
+               "spec": {"restartPolicy": "Never",
+                        "volumes": [{"name": "creds", "secret": {"secretName": "absent"}}],
+                        "containers": [{"name": "main", "image": "x.invalid/y:1",
+                                        "volumeMounts": [{"name": "creds", "mountPath": "/creds"}]}]}}
+        k("apply", "-f", "-", input=json.dumps(pod))
+        wait_for(lambda: "FailedMount" in k("get", "events", "--field-selector",
+                                            "involvedObject.name=needs-secret").stdout, what="FailedMount event")
+        st = self.sim.kubectl_json("get", "pod", "needs-secret")["status"]
+        self.assertEqual(st["phase"], "Pending")
+        self.assertEqual(st["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating")
+        k("create", "secret", "generic", "absent", "--from-literal=a=b")
+        wait_for(lambda: self.sim.kubectl_json("get", "pod", "needs-secret")["status"]["phase"] == "Succeeded",
+                 what="pod runs once the secret exists")

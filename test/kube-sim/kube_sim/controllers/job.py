@@ -91,6 +91,22 @@ class JobController(Controller):
                   and not p["metadata"].get("deletionTimestamp")]
         now = time.time()
         again = None
+        suspended = [c for c in status.get("conditions") or [] if c.get("type") == "Suspended"]
+        if done is None and spec.get("suspend"):
+            # A suspended Job deletes its active pods and says so (pkg/controller/job, 1.24).
+            for p in active:
+                self._delete_pod(job, p)
+            active = []
+            if not suspended or suspended[0].get("status") != "True":
+                status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "Suspended"]
+                status["conditions"].append({"type": "Suspended", "status": "True", "reason": "JobSuspended",
+                                             "message": "Job suspended", "lastProbeTime": now_iso(now),
+                                             "lastTransitionTime": now_iso(now)})
+                emit_event(self.sim, job, "Normal", "Suspended", "Job suspended", "job-controller")
+        elif done is None and suspended and suspended[0].get("status") == "True":
+            suspended[0].update({"status": "False", "reason": "JobResumed", "message": "Job resumed",
+                                 "lastTransitionTime": now_iso(now)})
+            status["startTime"] = now_iso(now)
         if done is None and not spec.get("suspend"):
             if not status.get("startTime"):
                 status["startTime"] = now_iso(now)
