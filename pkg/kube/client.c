@@ -55,6 +55,8 @@ typedef struct request {
     const char *body;
     size_t body_len;
     double timeout; /* seconds; 0 = none */
+    /* text answers (pod logs): a 2xx body goes here instead of being decoded as JSON */
+    buf_t *raw_out;
     /* watch only */
     kube_watch_decoder_t *decoder;
     const atomic_bool *stop;
@@ -565,6 +567,14 @@ static kube_err_t execute(kube_client_t *c, const request_t *req, kube_result_t 
             out->http_code = code;
             return out->err;
         }
+        if (req->raw_out && code >= 200 && code < 300) {
+            buf_append(req->raw_out, t.body.data ? t.body.data : "", t.body.len);
+            buf_free(&t.body);
+            out->http_code = code;
+            if (req->raw_out->oom)
+                return kube_result_set_error(out, KUBE_ERR_CLIENT, NULL, "out of memory");
+            return out->err;
+        }
         kube_result_from_response(out, code, t.body.data, t.body.len, (double)retry_after);
         if (out->err != KUBE_OK && out->err != KUBE_ERR_NOT_FOUND && log_enabled(4)) {
             char line[512];
@@ -635,6 +645,32 @@ kube_err_t kube_get(kube_client_t *c, const kube_resource_t *resource, const cha
         return out->err;
     }
     request_t req = {.method = "GET"};
+    return run(c, &req, &url, out);
+}
+
+kube_err_t kube_pod_log(kube_client_t *c, const char *namespace, const char *pod,
+                        const char *container, long tail_lines, long limit_bytes, buf_t *text,
+                        kube_result_t *out)
+{
+    static const kube_resource_t pods = {"", "v1", "pods", true};
+    buf_t url = BUF_INIT;
+    if (build_url(c, &url, &pods, namespace, pod, "log", true, out) != KUBE_OK) {
+        buf_free(&url);
+        return out->err;
+    }
+    char sep = '?';
+    if (is_set(container)) {
+        buf_printf(&url, "%ccontainer=", sep);
+        buf_put_url_escaped(&url, container);
+        sep = '&';
+    }
+    if (tail_lines > 0) {
+        buf_printf(&url, "%ctailLines=%ld", sep, tail_lines);
+        sep = '&';
+    }
+    if (limit_bytes > 0)
+        buf_printf(&url, "%climitBytes=%ld", sep, limit_bytes);
+    request_t req = {.method = "GET", .raw_out = text};
     return run(c, &req, &url, out);
 }
 

@@ -290,6 +290,13 @@ kube_err_t kube_patch(kube_client_t *c, const kube_resource_t *resource, const c
 kube_err_t kube_delete(kube_client_t *c, const kube_resource_t *resource, const char *namespace,
                        const char *name, const kube_delete_options_t *opts, kube_result_t *out);
 
+/* The log of a pod's container (pods/log), appended to text. container NULL: the pod's
+ * only container. tail_lines / limit_bytes: 0 = unset. A 4xx (pod gone, container not
+ * started) is an error in out as for other calls; text is untouched then. */
+kube_err_t kube_pod_log(kube_client_t *c, const char *namespace, const char *pod,
+                        const char *container, long tail_lines, long limit_bytes, buf_t *text,
+                        kube_result_t *out);
+
 /* ---- watch -------------------------------------------------------------- */
 
 typedef enum kube_watch_event_type {

@@ -1,0 +1,1 @@
+s2i-operator_DEPS := controller informer workqueue kube util

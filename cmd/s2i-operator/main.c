@@ -1,0 +1,325 @@
+/*
+ * s2i-operator: flags, configuration and wiring. No logic lives here.
+ *
+ *   s2i-operator [flags]                       run the controllers
+ *   s2i-operator debug watch --resource jobs.v1.batch [-n NS] [-l SELECTOR]
+ *                                              print informer events (a manual check
+ *                                              against any cluster)
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "controller/controller.h"
+#include "informer/informer.h"
+#include "kube/kube.h"
+#include "util/util.h"
+
+#define MAX_INSECURE 16
+
+typedef struct flags {
+    const char *kubeconfig;
+    const char *context;
+    const char *namespace;
+    const char *builder_image;
+    const char *builder_pull_policy;
+    const char *log_url_base;
+    const char *insecure[MAX_INSECURE + 1];
+    size_t ninsecure;
+    int workers;
+    double qps;
+    int burst;
+    long default_timeout;
+    double builder_status_interval;
+    double run_status_interval;
+} flags_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: s2i-operator [flags]\n"
+            "       s2i-operator debug watch --resource PLURAL.VERSION[.GROUP] [-n NAMESPACE] [-l SELECTOR]\n"
+            "\n"
+            "Flags:\n"
+            "  --kubeconfig PATH              kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
+            "  --context NAME                 kubeconfig context\n"
+            "  --namespace NS                 watch one namespace (default: all)\n"
+            "  --builder-image IMAGE          image of the build's prepare step (env S2IIMAGENAME)\n"
+            "  --builder-image-pull-policy P  Always|IfNotPresent|Never (default IfNotPresent)\n"
+            "  --workers N                    reconcile workers per controller (default 2)\n"
+            "  --kube-api-qps N               client-side requests per second (default 50)\n"
+            "  --kube-api-burst N             client-side burst (default 100)\n"
+            "  --default-timeout SECONDS      build timeout of runs without spec.timeout (default 3600)\n"
+            "  --log-url-base URL             base of status.logURL (default: KubeSphere logging)\n"
+            "  --insecure-registry HOST:PORT  registry reached over plain HTTP (repeatable)\n"
+            "  --builder-status-interval S    seconds between a builder's status writes (default 1)\n"
+            "  --run-status-interval S        seconds between a run's progress writes (default 3)\n"
+            "  -v, --v N                      log verbosity (klog levels)\n"
+            "  --log-format text|json         log format (default text)\n"
+            "  --version                      print the version\n");
+}
+
+static const char *optval(const char *arg)
+{
+    /* klog-style "-v=4" arrives as "=4". */
+    return arg && arg[0] == '=' ? arg + 1 : arg;
+}
+
+static int parse_flags(int argc, char **argv, flags_t *f)
+{
+    enum {
+        O_KUBECONFIG = 1000, O_CONTEXT, O_NAMESPACE, O_BUILDER_IMAGE, O_PULL_POLICY, O_WORKERS, O_QPS,
+        O_BURST, O_TIMEOUT, O_LOG_URL, O_INSECURE, O_BSI, O_RSI, O_LOG_FORMAT, O_VERSION, O_HELP
+    };
+    static const struct option opts[] = {
+        {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
+        {"context", required_argument, NULL, O_CONTEXT},
+        {"namespace", required_argument, NULL, O_NAMESPACE},
+        {"builder-image", required_argument, NULL, O_BUILDER_IMAGE},
+        {"builder-image-pull-policy", required_argument, NULL, O_PULL_POLICY},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"kube-api-qps", required_argument, NULL, O_QPS},
+        {"kube-api-burst", required_argument, NULL, O_BURST},
+        {"default-timeout", required_argument, NULL, O_TIMEOUT},
+        {"log-url-base", required_argument, NULL, O_LOG_URL},
+        {"insecure-registry", required_argument, NULL, O_INSECURE},
+        {"builder-status-interval", required_argument, NULL, O_BSI},
+        {"run-status-interval", required_argument, NULL, O_RSI},
+        {"log-format", required_argument, NULL, O_LOG_FORMAT},
+        {"v", required_argument, NULL, 'v'},
+        {"version", no_argument, NULL, O_VERSION},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "v:n:", opts, NULL)) != -1) {
+        const char *a = optval(optarg);
+        switch (c) {
+        case O_KUBECONFIG: f->kubeconfig = a; break;
+        case O_CONTEXT: f->context = a; break;
+        case 'n':
+        case O_NAMESPACE: f->namespace = a; break;
+        case O_BUILDER_IMAGE: f->builder_image = a; break;
+        case O_PULL_POLICY: f->builder_pull_policy = a; break;
+        case O_WORKERS: f->workers = atoi(a); break;
+        case O_QPS: f->qps = atof(a); break;
+        case O_BURST: f->burst = atoi(a); break;
+        case O_TIMEOUT: f->default_timeout = atol(a); break;
+        case O_LOG_URL: f->log_url_base = a; break;
+        case O_INSECURE:
+            if (f->ninsecure < MAX_INSECURE)
+                f->insecure[f->ninsecure++] = a;
+            break;
+        case O_BSI: f->builder_status_interval = atof(a); break;
+        case O_RSI: f->run_status_interval = atof(a); break;
+        case O_LOG_FORMAT:
+            if (strcmp(a, "json") == 0)
+                log_set_format(LOG_FORMAT_JSON);
+            else if (strcmp(a, "text") != 0) {
+                fprintf(stderr, "s2i-operator: --log-format must be text or json\n");
+                return -1;
+            }
+            break;
+        case 'v': log_set_verbosity(atoi(a)); break;
+        case O_VERSION: printf("s2i-operator %s\n", S2I_VERSION); exit(0);
+        case O_HELP: usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    return 0;
+}
+
+static int connect_client(const flags_t *f, kube_config_t **config, kube_client_t **client)
+{
+    char *err = NULL;
+    if (kube_config_load_default(f->kubeconfig, f->context, config, &err) < 0) {
+        log_error("cannot load the cluster configuration", "error", err ? err : "unknown", NULL);
+        free(err);
+        return -1;
+    }
+    kube_client_options_t co;
+    kube_client_options_default(&co);
+    co.qps = f->qps > 0 ? f->qps : 50;
+    co.burst = f->burst > 0 ? f->burst : 100;
+    if (kube_client_new(*config, &co, client, &err) < 0) {
+        log_error("cannot create the API client", "error", err ? err : "unknown", NULL);
+        free(err);
+        kube_config_free(*config);
+        return -1;
+    }
+    return 0;
+}
+
+/* Blocks SIGTERM/SIGINT in every thread (called before any is created) and waits for
+ * one in the calling thread. */
+static sigset_t stop_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return set;
+}
+
+/* ---- debug watch --------------------------------------------------------------------- */
+
+static void print_event(const char *type, json_object *obj)
+{
+    json_object *md = NULL, *v = NULL;
+    const char *ns = "", *name = "", *rv = "";
+    if (json_object_object_get_ex(obj, "metadata", &md)) {
+        if (json_object_object_get_ex(md, "namespace", &v))
+            ns = json_object_get_string(v);
+        if (json_object_object_get_ex(md, "name", &v))
+            name = json_object_get_string(v);
+        if (json_object_object_get_ex(md, "resourceVersion", &v))
+            rv = json_object_get_string(v);
+    }
+    printf("%-8s %s%s%s rv=%s\n", type, ns, *ns ? "/" : "", name, rv);
+    fflush(stdout);
+}
+
+static void dbg_add(json_object *o, void *d)
+{
+    (void)d;
+    print_event("ADDED", o);
+}
+
+static void dbg_update(json_object *old, json_object *o, void *d)
+{
+    (void)d;
+    (void)old;
+    print_event("MODIFIED", o);
+}
+
+static void dbg_delete(json_object *o, void *d)
+{
+    (void)d;
+    print_event("DELETED", o);
+}
+
+static int debug_watch(int argc, char **argv)
+{
+    const char *resource = NULL, *ns = NULL, *selector = NULL;
+    flags_t f = {0};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if ((strcmp(a, "--resource") == 0 || strcmp(a, "-r") == 0) && next)
+            resource = argv[++i];
+        else if ((strcmp(a, "-n") == 0 || strcmp(a, "--namespace") == 0) && next)
+            ns = argv[++i];
+        else if ((strcmp(a, "-l") == 0 || strcmp(a, "--selector") == 0) && next)
+            selector = argv[++i];
+        else if (strcmp(a, "--kubeconfig") == 0 && next)
+            f.kubeconfig = argv[++i];
+        else if (strncmp(a, "--kubeconfig=", 13) == 0)
+            f.kubeconfig = a + 13;
+    }
+    if (!resource) {
+        usage(stderr);
+        return 2;
+    }
+    /* plural.version[.group]: "jobs.v1.batch", "pods.v1", "s2iruns.v1alpha1.devops.kubesphere.io" */
+    char *copy = strdup(resource);
+    char *plural = copy, *version = strchr(copy, '.');
+    if (!version) {
+        fprintf(stderr, "s2i-operator: --resource must be PLURAL.VERSION[.GROUP]\n");
+        free(copy);
+        return 2;
+    }
+    *version++ = '\0';
+    char *group = strchr(version, '.');
+    if (group)
+        *group++ = '\0';
+    kube_resource_t res = {group ? group : "", version, plural, true};
+    if (strcmp(plural, "namespaces") == 0 || strcmp(plural, "nodes") == 0 ||
+        strcmp(plural, "customresourcedefinitions") == 0 || strcmp(plural, "s2ibuildertemplates") == 0)
+        res.namespaced = false;
+    sigset_t set = stop_signals();
+    kube_config_t *config;
+    kube_client_t *client;
+    if (connect_client(&f, &config, &client) < 0) {
+        free(copy);
+        return 1;
+    }
+    informer_options_t o = {0};
+    o.resource = &res;
+    o.namespace = ns;
+    o.label_selector = selector;
+    o.transform = informer_transform_strip;
+    informer_t *inf = informer_new(client, &o);
+    informer_handlers_t h = {dbg_add, dbg_update, dbg_delete, NULL};
+    int rc = 1;
+    if (inf && informer_add_handlers(inf, &h) == 0 && informer_start(inf) == 0) {
+        int sig;
+        sigwait(&set, &sig);
+        rc = 0;
+    }
+    informer_free(inf);
+    kube_client_free(client);
+    kube_config_free(config);
+    free(copy);
+    return rc;
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "debug") == 0 && strcmp(argv[2], "watch") == 0)
+        return debug_watch(argc - 3, argv + 3);
+    flags_t f = {0};
+    f.builder_image = getenv("S2IIMAGENAME");
+    if (parse_flags(argc, argv, &f) < 0)
+        return 2;
+    if (!f.builder_image || !*f.builder_image) {
+        log_error("no builder image: set --builder-image or S2IIMAGENAME", NULL);
+        return 2;
+    }
+    sigset_t set = stop_signals();
+    kube_config_t *config;
+    kube_client_t *client;
+    if (connect_client(&f, &config, &client) < 0)
+        return 1;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    controller_options_t co = {0};
+    co.namespace = f.namespace;
+    co.builder_image = f.builder_image;
+    co.builder_image_pull_policy = f.builder_pull_policy;
+    co.insecure_registries = f.ninsecure ? f.insecure : NULL;
+    co.workers = f.workers;
+    co.default_timeout = f.default_timeout;
+    co.log_url_base = f.log_url_base;
+    co.builder_status_interval = f.builder_status_interval;
+    co.run_status_interval = f.run_status_interval;
+    co.instance = getenv("POD_NAME") ? getenv("POD_NAME") : host;
+    controller_manager_t *mgr = NULL;
+    if (controller_manager_new(client, &co, &mgr) < 0 || controller_manager_start(mgr) < 0) {
+        log_error("cannot start the controllers", NULL);
+        controller_manager_free(mgr);
+        kube_client_free(client);
+        kube_config_free(config);
+        return 1;
+    }
+    log_info("s2i-operator started", "version", S2I_VERSION, "server", kube_client_base_url(client),
+             "namespace", f.namespace ? f.namespace : "(all)", "builderImage", f.builder_image, NULL);
+    if (controller_manager_wait_for_sync(mgr, 60))
+        log_info("caches synced", NULL);
+    int sig;
+    sigwait(&set, &sig);
+    log_info("shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    controller_manager_stop(mgr);
+    controller_manager_free(mgr);
+    kube_client_free(client);
+    kube_config_free(config);
+    log_info("stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * controller: the S2iRun, S2iBuilder and S2iBuilderTemplate controllers, and the
+ * manager that runs them (controller-runtime's Manager in miniature).
+ *
+ * The manager owns one informer per watched resource -- S2iRuns, S2iBuilders,
+ * S2iBuilderTemplates, and the Jobs and Pods labelled devops.kubesphere.io/s2ir (a
+ * label selector: a big cluster's other pods are never cached) -- and one work queue
+ * per controller. Informer handlers only enqueue keys; worker threads reconcile:
+ *   s2irun      one Job per run; status from the Job and its pods; cancellation,
+ *               timeouts, a deleted Job, a missing builder or secret
+ *   s2ibuilder  finalizer, runCount/lastRun* from the runs-by-builder index (no list
+ *               calls), written at most once per builder per status interval;
+ *               run history limits; the Ready condition
+ * Reconciles are level-triggered and idempotent: they read the caches, compute what
+ * should be, and write only the difference, with the cached resourceVersion (a 409
+ * requeues).
+ *
+ * Ownership: controller_manager_new/_free. The client is borrowed and must outlive
+ * the manager.
+ * Thread-safety: start/stop/free from one thread; stats and has_synced from any.
+ * Errors: 0 / -1; failed reconciles are retried with the work queue's backoff.
+ */
+#ifndef S2I_CONTROLLER_H
+#define S2I_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kube/kube.h"
+
+typedef struct controller_options {
+    const char *namespace;      /* watch this namespace only; NULL or "": all */
+    const char *builder_image;  /* the prepare step's image (S2IIMAGENAME); required */
+    const char *builder_image_pull_policy; /* NULL: IfNotPresent */
+    const char *const *insecure_registries; /* passed to builds; NULL-terminated or NULL */
+    int workers;                /* reconcile threads per controller; 0: 2 */
+    long default_timeout;       /* seconds of a run without spec.timeout; 0: 3600 */
+    const char *log_url_base;   /* NULL: KubeSphere's logging API */
+    double builder_status_interval; /* seconds between a builder's status writes; 0: 1 */
+    double run_status_interval;     /* minimum seconds between progress writes of a run; 0: 3 */
+    const char *instance;       /* this replica's name, for events */
+} controller_options_t;
+
+typedef struct controller_manager controller_manager_t;
+
+/* Counters for metrics. */
+typedef struct controller_stats {
+    uint64_t run_reconciles, run_errors;
+    uint64_t builder_reconciles, builder_errors;
+    uint64_t jobs_created;
+    uint64_t run_status_writes, builder_status_writes;
+    uint64_t runs_succeeded, runs_failed;
+    uint64_t events_created, events_dropped;
+    size_t runs_cached, builders_cached, jobs_cached, pods_cached;
+    size_t cache_bytes;
+} controller_stats_t;
+
+int controller_manager_new(kube_client_t *client, const controller_options_t *opts,
+                           controller_manager_t **out);
+/* Starts the informers and the workers. */
+int controller_manager_start(controller_manager_t *m);
+/* True once every informer has applied its first list. */
+bool controller_manager_synced(controller_manager_t *m);
+/* Waits for the caches (timeout seconds, < 0: forever). */
+bool controller_manager_wait_for_sync(controller_manager_t *m, double timeout);
+/* Stops taking new work, lets in-flight reconciles finish, stops the informers and
+ * flushes events. Idempotent. */
+void controller_manager_stop(controller_manager_t *m);
+void controller_manager_free(controller_manager_t *m);
+void controller_manager_stats(controller_manager_t *m, controller_stats_t *out);
+
+#endif

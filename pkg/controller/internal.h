@@ -1,0 +1,72 @@
+/*
+ * controller/internal: what the manager and the reconcilers share. Not a public header.
+ */
+#ifndef S2I_CONTROLLER_INTERNAL_H
+#define S2I_CONTROLLER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "controller/controller.h"
+#include "controller/jobspec.h"
+#include "controller/recorder.h"
+#include "informer/informer.h"
+#include "workqueue/workqueue.h"
+
+#define BUILDER_FINALIZER "s2ibuilders.finalizers.kubesphere.io"
+#define INDEX_RUNS_BY_BUILDER "builder"   /* "ns/builderName" */
+#define INDEX_JOBS_BY_RUN "run-uid"       /* controller owner uid */
+#define INDEX_PODS_BY_JOB "job-uid"       /* controller owner uid */
+#define INDEX_BUILDERS_BY_TEMPLATE "template"
+
+extern const kube_resource_t RES_RUNS, RES_BUILDERS, RES_TEMPLATES, RES_JOBS, RES_PODS,
+    RES_DEPLOYMENTS, RES_STATEFULSETS, RES_SECRETS;
+
+/* What a reconcile asks of its worker. */
+typedef enum {
+    RECONCILE_DONE = 0,  /* forget the key */
+    RECONCILE_ERROR = -1, /* retry with the rate limiter's backoff */
+} reconcile_result_t;
+
+struct controller_manager {
+    kube_client_t *client;
+    controller_options_t opts;
+    char *namespace;
+    char *builder_image;
+    char *pull_policy;
+    char *log_url_base;
+    char *instance;
+    char **insecure; /* NULL-terminated copy */
+    jobspec_options_t jobspec;
+
+    informer_t *runs, *builders, *templates, *jobs, *pods;
+    wq_t *run_queue, *builder_queue;
+    pthread_t *workers;
+    size_t nworkers;
+    bool started, stopped;
+    recorder_t *recorder;
+
+    pthread_mutex_t lock;   /* guards last_write */
+    strmap_t *last_write;   /* run key -> double*: when its status was last written */
+
+    _Atomic uint64_t run_reconciles, run_errors, builder_reconciles, builder_errors;
+    _Atomic uint64_t jobs_created, run_status_writes, builder_status_writes;
+    _Atomic uint64_t runs_succeeded, runs_failed;
+};
+
+/* Reconcilers: 0 = done, -1 = retry with backoff, > 0 = reconcile again after that many
+ * milliseconds. */
+long reconcile_run(controller_manager_t *m, const char *key);
+long reconcile_builder(controller_manager_t *m, const char *key);
+
+/* "ns/name" split into caller buffers; false when malformed. */
+bool split_key(const char *key, char *ns, size_t ns_len, char *name, size_t name_len);
+
+/* Enqueue helpers (delay in seconds, 0 = now). */
+void enqueue_run(controller_manager_t *m, const char *ns, const char *name, double delay);
+void enqueue_builder(controller_manager_t *m, const char *ns, const char *name, double delay);
+
+/* Logs an API failure once, at the point of decision. */
+void log_api_error(const char *what, const char *key, const kube_result_t *r);
+
+#endif

@@ -1,0 +1,1 @@
+controller_DEPS := informer workqueue kube util

@@ -1,0 +1,327 @@
+/*
+ * s2ibuilder: the S2iBuilder reconciler.
+ *
+ * Status (runCount, lastRunState, lastRunName, lastRunStartTime, Ready) is computed
+ * from the runs-by-builder index of the run cache -- never by listing runs -- so its
+ * cost does not grow with the cluster. Run events enqueue the builder with a delay of
+ * builder_status_interval and the queue folds repeated adds, so a burst of runs costs
+ * one status write per interval. Deleting a builder deletes its runs first (finalizer
+ * s2ibuilders.finalizers.kubesphere.io, as upstream). History limits delete the oldest
+ * finished runs beyond successfulRunsHistoryLimit / failedRunsHistoryLimit.
+ */
+#include "controller/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller/jpath.h"
+#include "controller/runstatus.h"
+
+typedef struct run_ref {
+    json_object *run; /* borrowed from the index result */
+    double start;     /* status.startTime, 0 when unset */
+    double done;      /* status.completionTime, 0 when unset */
+} run_ref_t;
+
+static double time_of(json_object *obj, const char *path)
+{
+    time_t t;
+    const char *s = jpath_str(obj, path);
+    return s && util_parse_rfc3339(s, &t) == 0 ? (double)t : 0;
+}
+
+static bool has_finalizer(json_object *obj, const char *fin)
+{
+    json_object *f = jpath(obj, "metadata.finalizers");
+    size_t n = f && json_object_is_type(f, json_type_array) ? json_object_array_length(f) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (util_streq(json_object_get_string(json_object_array_get_idx(f, i)), fin))
+            return true;
+    return false;
+}
+
+/* Sets the finalizers to the current list with fin added or removed, guarded by the
+ * cached resourceVersion (a JSON patch "test"), so a concurrent change is not lost. */
+static kube_err_t patch_finalizer(controller_manager_t *m, json_object *obj, const char *fin, bool add,
+                                  kube_result_t *res)
+{
+    json_object *list = json_object_new_array();
+    json_object *f = jpath(obj, "metadata.finalizers");
+    size_t n = f && json_object_is_type(f, json_type_array) ? json_object_array_length(f) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = json_object_array_get_idx(f, i);
+        if (!util_streq(json_object_get_string(v), fin))
+            json_object_array_add(list, json_object_get(v));
+    }
+    if (add)
+        json_object_array_add(list, json_object_new_string(fin));
+    json_object *ops = json_object_new_array();
+    json_object *test = json_object_new_object();
+    json_object_object_add(test, "op", json_object_new_string("test"));
+    json_object_object_add(test, "path", json_object_new_string("/metadata/resourceVersion"));
+    json_object_object_add(test, "value", json_object_new_string(jpath_str_or(obj, "metadata.resourceVersion", "")));
+    json_object_array_add(ops, test);
+    json_object *op = json_object_new_object();
+    json_object_object_add(op, "op", json_object_new_string(n ? "replace" : "add"));
+    json_object_object_add(op, "path", json_object_new_string("/metadata/finalizers"));
+    json_object_object_add(op, "value", list);
+    json_object_array_add(ops, op);
+    kube_err_t err = kube_patch(m->client, &RES_BUILDERS, jpath_str(obj, "metadata.namespace"),
+                                jpath_str(obj, "metadata.name"), NULL, KUBE_PATCH_JSON,
+                                json_object_to_json_string_ext(ops, JSON_C_TO_STRING_PLAIN), NULL, res);
+    json_object_put(ops);
+    return err;
+}
+
+static void delete_run(controller_manager_t *m, json_object *run, const char *why)
+{
+    kube_result_t res = KUBE_RESULT_INIT;
+    kube_delete_options_t opts = KUBE_DELETE_OPTIONS_INIT;
+    opts.propagation_policy = "Background";
+    opts.precondition_uid = jpath_str(run, "metadata.uid");
+    kube_err_t err = kube_delete(m->client, &RES_RUNS, jpath_str(run, "metadata.namespace"),
+                                 jpath_str(run, "metadata.name"), &opts, &res);
+    if (err != KUBE_OK && err != KUBE_ERR_NOT_FOUND && err != KUBE_ERR_CONFLICT)
+        log_api_error(why, jpath_str_or(run, "metadata.name", ""), &res);
+    kube_result_clear(&res);
+}
+
+static int by_done_oldest_first(const void *a, const void *b)
+{
+    const run_ref_t *x = a, *y = b;
+    return x->done < y->done ? -1 : x->done > y->done ? 1 : 0;
+}
+
+/* Deletes the oldest finished runs of one outcome beyond limit. Returns how many. */
+static size_t apply_history_limit(controller_manager_t *m, run_ref_t *refs, size_t n, const char *state,
+                                  long long limit)
+{
+    if (limit < 0)
+        return 0;
+    run_ref_t *sel = calloc(n ? n : 1, sizeof *sel);
+    if (!sel)
+        return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (util_streq(jpath_str(refs[i].run, "status.runState"), state) &&
+            !jpath_str(refs[i].run, "metadata.deletionTimestamp"))
+            sel[k++] = refs[i];
+    qsort(sel, k, sizeof *sel, by_done_oldest_first);
+    size_t deleted = 0;
+    for (size_t i = 0; i + (size_t)limit < k; i++) {
+        delete_run(m, sel[i].run, "cannot delete run beyond the history limit");
+        deleted++;
+    }
+    free(sel);
+    return deleted;
+}
+
+/* The Ready condition: what would stop this builder's runs from building. */
+static void ready_condition(controller_manager_t *m, json_object *builder, const char **status,
+                            char **reason, char **message)
+{
+    json_object *config = jpath(builder, "spec.config");
+    const char *tname = jpath_str_or(builder, "spec.fromTemplate.name", NULL);
+    *status = "False";
+    *reason = NULL;
+    *message = NULL;
+    if (!config) {
+        *reason = util_strdup("InvalidConfig");
+        *message = util_strdup("spec.config is missing");
+        return;
+    }
+    if (!jpath_str_or(config, "imageName", NULL)) {
+        *reason = util_strdup("InvalidConfig");
+        *message = util_strdup("Required value not specified for \"imageName\"");
+        return;
+    }
+    if (!jpath_bool(config, "isBinaryURL", false) && !jpath_str_or(config, "sourceUrl", NULL)) {
+        *reason = util_strdup("InvalidConfig");
+        *message = util_strdup("Required value not specified for \"sourceUrl\"");
+        return;
+    }
+    if (tname) {
+        json_object *tmpl = informer_get(m->templates, tname);
+        if (!tmpl) {
+            *reason = util_strdup("TemplateNotFound");
+            *message = util_asprintf("S2iBuilderTemplate \"%s\" not found", tname);
+            return;
+        }
+        json_object_put(tmpl);
+    } else if (!jpath_str_or(config, "builderImage", NULL)) {
+        *reason = util_strdup("InvalidConfig");
+        *message = util_strdup("Required value not specified for \"builderImage\"");
+        return;
+    }
+    *status = "True";
+    *reason = util_strdup("Ready");
+    *message = util_strdup("runs of this builder can build");
+}
+
+static json_object *builder_status(controller_manager_t *m, json_object *builder, run_ref_t *refs, size_t n)
+{
+    json_object *st = jpath_copy(jpath(builder, "status"));
+    if (!st || !json_object_is_type(st, json_type_object)) {
+        json_object_put(st);
+        st = json_object_new_object();
+    }
+    size_t count = 0;
+    run_ref_t *last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (jpath_str(refs[i].run, "metadata.deletionTimestamp"))
+            continue;
+        count++;
+        /* Newest by startTime (strictly later wins; runs not started are never last:
+         * upstream so#26). */
+        if (refs[i].start > 0 && (!last || refs[i].start > last->start ||
+                                  (refs[i].start == last->start &&
+                                   strcmp(jpath_str_or(refs[i].run, "metadata.name", ""),
+                                          jpath_str_or(last->run, "metadata.name", "")) > 0)))
+            last = &refs[i];
+    }
+    json_object_object_add(st, "runCount", json_object_new_int((int)count));
+    if (last) {
+        json_object_object_add(st, "lastRunName",
+                               json_object_new_string(jpath_str_or(last->run, "metadata.name", "")));
+        json_object_object_add(st, "lastRunState",
+                               json_object_new_string(jpath_str_or(last->run, "status.runState", "")));
+        json_object_object_add(st, "lastRunStartTime",
+                               json_object_new_string(jpath_str_or(last->run, "status.startTime", "")));
+    } else {
+        json_object_object_del(st, "lastRunName");
+        json_object_object_del(st, "lastRunState");
+        json_object_object_del(st, "lastRunStartTime");
+    }
+    const char *cstatus;
+    char *reason, *message;
+    ready_condition(m, builder, &cstatus, &reason, &message);
+    long long gen = jpath_int(builder, "metadata.generation", 0);
+    json_object *conds = json_object_new_array();
+    json_object *cond = json_object_new_object();
+    json_object *old = NULL;
+    json_object *old_conds = jpath(st, "conditions");
+    for (size_t i = 0; old_conds && json_object_is_type(old_conds, json_type_array) &&
+                       i < json_object_array_length(old_conds);
+         i++)
+        if (util_streq(jpath_str(json_object_array_get_idx(old_conds, i), "type"), "Ready"))
+            old = json_object_array_get_idx(old_conds, i);
+    json_object_object_add(cond, "type", json_object_new_string("Ready"));
+    json_object_object_add(cond, "status", json_object_new_string(cstatus));
+    json_object_object_add(cond, "reason", json_object_new_string(reason ? reason : ""));
+    json_object_object_add(cond, "message", json_object_new_string(message ? message : ""));
+    if (old && util_streq(jpath_str(old, "status"), cstatus) && jpath_str(old, "lastTransitionTime")) {
+        json_object_object_add(cond, "lastTransitionTime",
+                               json_object_new_string(jpath_str(old, "lastTransitionTime")));
+    } else {
+        char ts[32];
+        util_format_rfc3339((time_t)util_now(), ts);
+        json_object_object_add(cond, "lastTransitionTime", json_object_new_string(ts));
+    }
+    if (gen > 0) {
+        json_object_object_add(cond, "observedGeneration", json_object_new_int64(gen));
+        json_object_object_add(st, "observedGeneration", json_object_new_int64(gen));
+    }
+    json_object_array_add(conds, cond);
+    json_object_object_add(st, "conditions", conds);
+    free(reason);
+    free(message);
+    return st;
+}
+
+long reconcile_builder(controller_manager_t *m, const char *key)
+{
+    json_object *builder = informer_get(m->builders, key);
+    if (!builder)
+        return 0;
+    json_object **runs = NULL;
+    size_t n = 0;
+    long rc = 0;
+    kube_result_t res = KUBE_RESULT_INIT;
+    if (store_by_index(informer_store(m->runs), INDEX_RUNS_BY_BUILDER, key, &runs, &n) < 0) {
+        json_object_put(builder);
+        return -1;
+    }
+    if (jpath_str(builder, "metadata.deletionTimestamp")) {
+        if (has_finalizer(builder, BUILDER_FINALIZER)) {
+            size_t left = 0;
+            for (size_t i = 0; i < n; i++) {
+                left++;
+                if (!jpath_str(runs[i], "metadata.deletionTimestamp"))
+                    delete_run(m, runs[i], "cannot delete run of a deleted builder");
+            }
+            if (left) {
+                rc = 500;
+            } else {
+                kube_err_t err = patch_finalizer(m, builder, BUILDER_FINALIZER, false, &res);
+                if (err != KUBE_OK && err != KUBE_ERR_NOT_FOUND) {
+                    if (err != KUBE_ERR_INVALID && err != KUBE_ERR_CONFLICT)
+                        log_api_error("cannot remove builder finalizer", key, &res);
+                    rc = err == KUBE_ERR_INVALID || err == KUBE_ERR_CONFLICT ? 200 : -1;
+                }
+            }
+        }
+        goto out;
+    }
+    if (!has_finalizer(builder, BUILDER_FINALIZER)) {
+        kube_err_t err = patch_finalizer(m, builder, BUILDER_FINALIZER, true, &res);
+        if (err == KUBE_ERR_INVALID || err == KUBE_ERR_CONFLICT) {
+            rc = 200; /* the cache is behind: the next event brings us back */
+            goto out;
+        }
+        if (err != KUBE_OK && err != KUBE_ERR_NOT_FOUND) {
+            log_api_error("cannot add builder finalizer", key, &res);
+            rc = -1;
+            goto out;
+        }
+    }
+    run_ref_t *refs = calloc(n ? n : 1, sizeof *refs);
+    if (!refs) {
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        refs[i].run = runs[i];
+        refs[i].start = time_of(runs[i], "status.startTime");
+        refs[i].done = time_of(runs[i], "status.completionTime");
+    }
+    size_t deleted =
+        apply_history_limit(m, refs, n, RUN_STATE_SUCCESSFUL,
+                            jpath(builder, "spec.successfulRunsHistoryLimit")
+                                ? jpath_int(builder, "spec.successfulRunsHistoryLimit", -1)
+                                : -1) +
+        apply_history_limit(m, refs, n, RUN_STATE_FAILED,
+                            jpath(builder, "spec.failedRunsHistoryLimit")
+                                ? jpath_int(builder, "spec.failedRunsHistoryLimit", -1)
+                                : -1);
+    if (deleted) {
+        /* The status follows once the deletions reach the cache. */
+        free(refs);
+        rc = 0;
+        goto out;
+    }
+    json_object *st = builder_status(m, builder, refs, n);
+    free(refs);
+    if (runstatus_equal(st, jpath(builder, "status"))) {
+        json_object_put(st);
+        goto out;
+    }
+    json_object *obj = jpath_copy(builder);
+    json_object_object_add(obj, "status", st);
+    kube_err_t err = kube_update_status(m->client, &RES_BUILDERS, jpath_str(builder, "metadata.namespace"), obj,
+                                        NULL, &res);
+    json_object_put(obj);
+    if (err == KUBE_OK)
+        atomic_fetch_add(&m->builder_status_writes, 1);
+    else if (err == KUBE_ERR_CONFLICT)
+        rc = 200;
+    else if (err != KUBE_ERR_NOT_FOUND) {
+        log_api_error("cannot write builder status", key, &res);
+        rc = -1;
+    }
+out:
+    kube_result_clear(&res);
+    store_objects_free(runs, n);
+    json_object_put(builder);
+    return rc;
+}
