@@ -99,8 +99,9 @@ void wq_free(wq_t *wq);
 
 /* Makes key ready now. Ignored after shutdown. 0, or -1 out of memory. */
 int wq_add(wq_t *wq, const char *key);
-/* Adds key once delay seconds have passed; a delay <= 0 adds now. If key already waits
- * for an earlier deadline this call is dropped; for a later one, it moves forward.
+/* Adds key once delay seconds have passed; a delay <= 0 adds now. If key already waits,
+ * the earlier deadline wins: a waiting key moves forward to this call's deadline, or
+ * this call is dropped if the key is due sooner anyway.
  * Ignored after shutdown. 0, or -1 out of memory. */
 int wq_add_after(wq_t *wq, const char *key, double delay);
 /* Adds key after the rate limiters' delay (see the top of this file) and counts one
@@ -114,7 +115,8 @@ unsigned int wq_num_requeues(wq_t *wq, const char *key);
 
 /* Blocks until a key is ready, marks it held and stores a malloc'd copy in *key_out
  * (caller frees); returns true. Returns false, with *key_out = NULL, once the queue is
- * shut down, even if keys are still queued: after shutdown no new work starts.
+ * shut down, even if keys are still queued: after shutdown no new work starts (client-go
+ * hands out what is queued first; here level-triggered reconciles resume after restart).
  * If the copy cannot be allocated it logs, pauses and tries again rather than
  * failing the worker. */
 bool wq_get(wq_t *wq, char **key_out);
@@ -132,6 +134,7 @@ void wq_shutdown(wq_t *wq);
 /* wq_shutdown, then waits until every held key has been passed to wq_done. Must not
  * be called by a thread that holds a key: it would wait for itself. */
 void wq_shutdown_drain(wq_t *wq);
+/* Whether wq_shutdown has been called, for loops that do not block in wq_get. */
 bool wq_shutting_down(wq_t *wq);
 
 #endif
