@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#define DEFAULT_PAGE_SIZE       500
+#define DEFAULT_PAGE_BYTES      (64u << 10)
 #define DEFAULT_BACKOFF_INITIAL 0.8
 #define DEFAULT_BACKOFF_MAX     30.0
 
@@ -489,7 +489,8 @@ informer_t *informer_new(kube_client_t *client, const informer_options_t *opts)
     }
     inf->resource =
         (kube_resource_t){inf->group, inf->version, inf->plural, opts->resource->namespaced};
-    inf->page_size = opts->page_size ? opts->page_size : DEFAULT_PAGE_SIZE;
+    inf->page_size = opts->page_size;
+    inf->page_bytes = opts->page_bytes ? opts->page_bytes : DEFAULT_PAGE_BYTES;
     inf->resync_period = opts->resync_period;
     inf->watch_timeout = opts->watch_timeout;
     inf->backoff_initial = opts->backoff_initial ? opts->backoff_initial : DEFAULT_BACKOFF_INITIAL;

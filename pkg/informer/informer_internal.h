@@ -94,6 +94,7 @@ struct informer {
     char *group, *version, *plural;
     char *namespace, *label_selector, *field_selector, *name;
     long page_size;
+    size_t page_bytes;
     double resync_period;
     long watch_timeout;
     double backoff_initial, backoff_max;

@@ -2,8 +2,11 @@
  * informer/reflector: the informer's thread, client-go's Reflector.ListAndWatch as one
  * loop.
  *
- *   list    pages of page_size items (limit + continue; the server sends continue ""
- *           on the last page), read at the latest resourceVersion (no resourceVersion:
+ *   list    pages (limit + continue; the server sends continue "" on the last page) of
+ *           page_size items, or, by default, of as many items as fit page_bytes of JSON
+ *           judging by the previous page (the first asks for FIRST_PAGE_LIMIT), so that
+ *           big objects (Pods) come in small pages and small ones (Leases) in big ones;
+ *           read at the latest resourceVersion (no resourceVersion:
  *           a consistent read, as client-go relists after 410). Each item becomes a store
  *           entry as its page arrives and the page is freed before the next request, so
  *           a list costs one page of json-c trees, not the whole list. The complete list
@@ -36,6 +39,12 @@
 #define MIN_WATCH_TIMEOUT 300
 /* A list restarted this many times for an expired continue token in a row fails. */
 #define MAX_LIST_RESTARTS 3
+/* Adaptive paging: the first page's limit, the bounds of later ones, and how many items
+ * of a page are measured to judge the next. */
+#define FIRST_PAGE_LIMIT 20
+#define MIN_PAGE_LIMIT   10
+#define MAX_PAGE_LIMIT   500
+#define PAGE_SAMPLE      8
 
 typedef struct watch_state {
     informer_t *inf;
@@ -79,6 +88,25 @@ static const char *object_string(json_object *obj, const char *field, const char
     return json_object_get_string(b);
 }
 
+/* The limit of the next page given the JSON size of the last page's items (measured on
+ * up to PAGE_SAMPLE of them, before the transform shrinks them). */
+static long next_page_limit(const informer_t *inf, json_object *items, size_t n)
+{
+    size_t sample = n < PAGE_SAMPLE ? n : PAGE_SAMPLE, bytes = 0;
+    for (size_t i = 0; i < sample; i++) {
+        size_t len = 0;
+        json_object_to_json_string_length(json_object_array_get_idx(items, i),
+                                          JSON_C_TO_STRING_PLAIN, &len);
+        bytes += len;
+    }
+    if (!bytes)
+        return FIRST_PAGE_LIMIT;
+    size_t limit = inf->page_bytes / (bytes / sample ? bytes / sample : 1);
+    return limit < MIN_PAGE_LIMIT   ? MIN_PAGE_LIMIT
+           : limit > MAX_PAGE_LIMIT ? MAX_PAGE_LIMIT
+                                    : (long)limit;
+}
+
 /* Lists every page into listed. KUBE_OK with *rv_out (malloc'd) set; an API error in res;
  * KUBE_ERR_CLIENT when an item cannot be stored. */
 static kube_err_t list_pages(informer_t *inf, informer_listed_t *listed, kube_result_t *res,
@@ -86,11 +114,12 @@ static kube_err_t list_pages(informer_t *inf, informer_listed_t *listed, kube_re
 {
     char *cont = NULL;
     int restarts = 0;
+    long limit = inf->page_size > 0 ? inf->page_size : inf->page_size < 0 ? 0 : FIRST_PAGE_LIMIT;
     for (;;) {
         kube_list_options_t opts = {
             .label_selector = inf->label_selector,
             .field_selector = inf->field_selector,
-            .limit = inf->page_size > 0 ? inf->page_size : 0,
+            .limit = limit,
             .continue_token = cont,
         };
         kube_err_t err = kube_list(inf->client, &inf->resource, inf->namespace, &opts, res);
@@ -115,6 +144,8 @@ static kube_err_t list_pages(informer_t *inf, informer_listed_t *listed, kube_re
             return kube_result_set_error(res, KUBE_ERR_DECODE, NULL,
                                          "list answer's items is not an array");
         size_t n = items ? json_object_array_length(items) : 0;
+        if (inf->page_size == 0 && n > 0)
+            limit = next_page_limit(inf, items, n);
         for (size_t i = 0; i < n; i++)
             if (informer_listed_add(inf, listed, json_object_array_get_idx(items, i)) < 0)
                 return kube_result_set_error(res, KUBE_ERR_CLIENT, NULL,
