@@ -160,8 +160,11 @@ static kube_err_t list_pages(informer_t *inf, informer_listed_t *listed, kube_re
                 return KUBE_OK;
             continue;
         }
-        *rv_out = rv ? strdup(rv) : NULL;
-        if (rv && !*rv_out)
+        /* Without it the watch would start at "now" and miss what changed meanwhile. */
+        if (!rv || !*rv)
+            return kube_result_set_error(res, KUBE_ERR_DECODE, NULL,
+                                         "list answer has no metadata.resourceVersion");
+        if (!(*rv_out = strdup(rv)))
             return kube_result_set_error(res, KUBE_ERR_CLIENT, NULL, "out of memory");
         kube_result_clear(res);
         return KUBE_OK;
