@@ -184,10 +184,20 @@ json_object *jobspec_build_config(json_object *run, json_object *builder, json_o
         json_object_put(config);
         return NULL;
     }
-    const char *tag = jpath_str_or(run, "spec.newTag", jpath_str_or(config, "tag", "latest"));
-    const char *revision =
-        jpath_str_or(run, "spec.newRevisionId", jpath_str_or(config, "revisionId", "master"));
-    const char *source = jpath_str_or(run, "spec.newSourceURL", jpath_str_or(config, "sourceUrl", ""));
+    /* Copies: setting a key frees the string it held. */
+    char *tag = util_strdup(jpath_str_or(run, "spec.newTag", jpath_str_or(config, "tag", "latest")));
+    char *revision = util_strdup(
+        jpath_str_or(run, "spec.newRevisionId", jpath_str_or(config, "revisionId", "master")));
+    char *source =
+        util_strdup(jpath_str_or(run, "spec.newSourceURL", jpath_str_or(config, "sourceUrl", "")));
+    if (!tag || !revision || !source) {
+        free(tag);
+        free(revision);
+        free(source);
+        json_object_put(config);
+        *err = util_strdup("out of memory");
+        return NULL;
+    }
     jpath_set_str(config, "tag", tag);
     jpath_set_str(config, "revisionId", revision);
     jpath_set_str(config, "sourceUrl", source);
@@ -211,6 +221,9 @@ json_object *jobspec_build_config(json_object *run, json_object *builder, json_o
     free(image);
     json_object_object_add(out, "sourceUrl", json_object_new_string(source));
     json_object_object_add(out, "revisionId", json_object_new_string(revision));
+    free(tag);
+    free(revision);
+    free(source);
     json_object *secrets = json_object_new_object();
     for (size_t i = 0; i < UTIL_ARRAY_LEN(AUTH_KINDS); i++) {
         if (jpath_str_or(jpath(config, AUTH_KINDS[i][0]), "secretRef.name", NULL)) {

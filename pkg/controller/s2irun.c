@@ -383,7 +383,7 @@ static long follow_job(run_ctx_t *c, json_object *job)
             goto out;
         }
     }
-    const char *state = jpath_str(status, "runState");
+    char *reason = util_strdup(cond_reason(status)); /* status is consumed by the write */
     bool started_now = !jpath_str(cur, "kubernetesJobName");
     int wrc = write_status(c, status);
     if (wrc == 0) {
@@ -396,11 +396,13 @@ static long follow_job(run_ctx_t *c, json_object *job)
                 recorder_event(m->recorder, c->run, "Normal", "Succeeded", "the image was built and pushed");
             } else {
                 atomic_fetch_add(&m->runs_failed, 1);
-                recorder_event(m->recorder, c->run, "Warning", "Failed", "the build failed (%s)", state);
+                recorder_event(m->recorder, c->run, "Warning", "Failed", "the build failed: %s",
+                               reason ? reason : "unknown reason");
             }
             enqueue_builder(m, c->ns, jpath_str(c->run, "spec.builderName"), 0);
         }
     }
+    free(reason);
     rc = status_rc(wrc);
 out:
     store_objects_free(pods, npods);
