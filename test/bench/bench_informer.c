@@ -353,7 +353,7 @@ static int run_child(const char *variant, const char *kubeconfig)
         return run_operator(kubeconfig);
     bool uncompressed = strstr(variant, "plain") != NULL;
     bool strip = strstr(variant, "strip") != NULL;
-    long page = strstr(variant, "page500") ? 500 : 100;
+    long page = strstr(variant, "page500") ? 500 : 0; /* 0: adaptive */
     size_t dictionary = strstr(variant, "dict16k") ? 16384 : strstr(variant, "dict1k") ? 1024 : 0;
     const char *ns = strcmp(variant, "empty") == 0 ? "empty" : NAMESPACE;
 
