@@ -5,6 +5,8 @@
 #include "controller/jobspec.h"
 
 #include <ctype.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,32 +75,68 @@ void jobspec_job_name(const char *run_name, const char *run_uid, char out[static
     snprintf(out, 64, "%.63s", full);
 }
 
+/* Go's time.ParseDuration without a sign, as the CRD pattern admits it: one or more
+ * "<number><unit>", the number with an optional fraction ("1.5h", ".5m", "2.m"), units
+ * h, m, s, ms, us, ns. Like Go, the fraction is applied in floating point and truncated
+ * to nanoseconds, and more than 2^63 ns is an error. */
+static const struct {
+    const char *name;
+    uint64_t ns;
+} DURATION_UNITS[] = {
+    {"ns", 1ULL},         {"us", 1000ULL},       {"ms", 1000000ULL},
+    {"s", 1000000000ULL}, {"m", 60000000000ULL}, {"h", 3600000000000ULL},
+};
+
 long jobspec_parse_duration(const char *s)
 {
+    const uint64_t limit = 1ULL << 63;
     if (!s || !*s)
         return -1;
-    long total = 0;
+    uint64_t total = 0;
     const char *p = s;
     while (*p) {
-        if (!isdigit((unsigned char)*p))
+        uint64_t whole = 0, fraction = 0;
+        long double scale = 1;
+        bool digits = false;
+        for (; isdigit((unsigned char)*p); p++, digits = true) {
+            if (whole > (limit - 9) / 10)
+                return -1;
+            whole = whole * 10 + (uint64_t)(*p - '0');
+        }
+        if (*p == '.') {
+            for (p++; isdigit((unsigned char)*p); p++, digits = true) {
+                /* Digits beyond what fits change nothing at nanosecond precision. */
+                if (fraction > (limit - 9) / 10)
+                    continue;
+                fraction = fraction * 10 + (uint64_t)(*p - '0');
+                scale *= 10;
+            }
+        }
+        if (!digits)
             return -1;
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (v < 0 || v > 100000000L)
+        uint64_t unit = 0;
+        size_t unit_len = 0;
+        for (size_t i = 0; i < UTIL_ARRAY_LEN(DURATION_UNITS); i++) {
+            size_t n = strlen(DURATION_UNITS[i].name);
+            if (strncmp(p, DURATION_UNITS[i].name, n) == 0 && n > unit_len) {
+                unit = DURATION_UNITS[i].ns;
+                unit_len = n;
+            }
+        }
+        if (!unit)
             return -1;
-        long unit;
-        if (*end == 'h')
-            unit = 3600;
-        else if (*end == 'm' && end[1] != 's')
-            unit = 60;
-        else if (*end == 's')
-            unit = 1;
-        else
+        p += unit_len;
+        if (whole > limit / unit)
             return -1;
-        total += v * unit;
-        p = end + 1;
+        uint64_t ns = whole * unit;
+        if (fraction > 0)
+            ns += (uint64_t)((long double)fraction * (long double)unit / scale);
+        if (ns > limit || total > limit - ns)
+            return -1;
+        total += ns;
     }
-    return total;
+    /* Whole seconds, rounded up: a positive timeout never becomes "none". */
+    return (long)((total + 999999999ULL) / 1000000000ULL);
 }
 
 static json_object *env_entry(const char *name, const char *value)

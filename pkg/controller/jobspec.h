@@ -78,7 +78,9 @@ json_object *jobspec_build_config(json_object *run, json_object *builder, json_o
  * config (borrowed). NULL when out of memory. */
 json_object *jobspec_job(json_object *run, json_object *config, const jobspec_options_t *opts);
 
-/* Kubernetes duration ("1h30m", "90s", "2h") in seconds; -1 when malformed. */
+/* A duration as spec.timeout takes it (the CRD pattern: Go's time.ParseDuration without a
+ * sign, e.g. "1h30m", "90s", "1.5h", "500ms") in whole seconds, rounded up so that a
+ * positive duration never becomes 0; -1 when malformed or beyond Go's range (2^63 ns). */
 long jobspec_parse_duration(const char *s);
 
 #endif
