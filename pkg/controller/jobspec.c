@@ -376,6 +376,27 @@ static json_object *secret_volume(const char *volume, const char *secret)
     return v;
 }
 
+/* pullAuthentication is for the builder image and runtimeAuthentication for the runtime
+ * image. Here the kubelet pulls both (they are the images of the build and runtime
+ * containers), so their Secrets are the pod's imagePullSecrets; they stay mounted too. */
+static void add_image_pull_secrets(json_object *pod_spec, json_object *config)
+{
+    const char *pull = jpath_str_or(config, "pullAuthentication.secretRef.name", NULL);
+    const char *runtime = jpath_str_or(config, "runtimeAuthentication.secretRef.name", NULL);
+    if (!pull && !runtime)
+        return;
+    json_object *list = json_object_new_array();
+    const char *names[] = {pull, runtime && !util_streq(runtime, pull) ? runtime : NULL};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(names); i++) {
+        if (!names[i])
+            continue;
+        json_object *ref = json_object_new_object();
+        json_object_object_add(ref, "name", json_object_new_string(names[i]));
+        json_object_array_add(list, ref);
+    }
+    json_object_object_add(pod_spec, "imagePullSecrets", list);
+}
+
 /* Upstream's cgroupLimits, expressed as Kubernetes limits (memory bytes, CPU from the
  * CFS quota/period) instead of docker run options. NULL when none is set. */
 static json_object *resources_from_cgroup(json_object *config)
@@ -563,6 +584,7 @@ json_object *jobspec_job(json_object *run, json_object *build, const jobspec_opt
         json_object_array_add(prepare_mounts, mount("s2i-git-secret", S2I_SECRETS_DIR "/git", true));
     }
     json_object_object_add(pod, "volumes", volumes);
+    add_image_pull_secrets(pod, config);
 
     json_object *resources = resources_from_cgroup(config);
     const char *runtime_image = jpath_str_or(config, "runtimeImage", NULL);

@@ -17,7 +17,8 @@
  *    "insecureRegistries": ["host:port", ...]}  from the operator's --insecure-registry
  * Secrets: each referenced Secret is mounted read-only (mode 0444) whole at
  *   /var/run/secrets/s2i/<push|pull|runtime|incremental|git>; nothing of a Secret's
- *   content is copied into the Job.
+ *   content is copied into the Job. The pull and runtime Secrets are also the pod's
+ *   imagePullSecrets: the kubelet pulls the builder and runtime images.
  * Shared directories (emptyDir): /s2i/tools (the prepare step copies the self-contained
  *   s2i-builder here), /s2i/source (the fetched source), /s2i/work (layers and artifacts
  *   handed between steps).
