@@ -84,6 +84,8 @@ class Kubelet(Controller):
         if skey == ("", "pods"):
             if ev.type == "DELETED":
                 self.sim.logs.drop_pod(ev.ns, ev.name)
+                if self.runtime is not None and ev.obj is not None:
+                    self.runtime.forget(ev.obj)     # kills leftovers, removes bundles and volumes
             return [(ev.ns, ev.name)]
         return []
 
@@ -413,7 +415,7 @@ class Runner:
         ns, pname = md["namespace"], md["name"]
         script = self.k.script_for(pod, c) or DEFAULT_SCRIPT
         logs = self.k.sim.logs
-        pull_error = _pick(script.get("imagePullError"), self.attempt)
+        pull_error = _pick(script.get("imagePullError"), self.attempt) if self.k.runtime is None else None
         if pull_error:
             def waiting(st, reason, msg):
                 for cs in st.get(group) or []:
@@ -429,6 +431,13 @@ class Runner:
             emit_event(self.k.sim, pod, "Normal", "BackOff", 'Back-off pulling image "%s"' % img, "kubelet")
             self.killed.wait()
             return None
+        image_id = None
+        if self.k.runtime is not None:
+            # Pulls the image and resolves the container's configuration; the container stays
+            # waiting (ErrImagePull, ImagePullBackOff, ...) meanwhile. None: killed.
+            image_id = self.k.runtime.prepare(self, c, group)
+            if image_id is None:
+                return None
         started = now_iso()
 
         def running(st):
@@ -437,7 +446,7 @@ class Runner:
                     cs["state"] = {"running": {"startedAt": started}}
                     cs["started"] = True
                     cs["containerID"] = "kube-sim://%s-%s" % (md["uid"][:8], c["name"])
-                    cs["imageID"] = "kube-sim://" + c.get("image", "")
+                    cs["imageID"] = image_id or "kube-sim://" + c.get("image", "")
             if group == "containerStatuses":
                 st["phase"] = "Running"
         logs.open(ns, pname, c["name"])
@@ -484,6 +493,8 @@ class Runner:
                     cs["ready"] = False
                     cs["started"] = False
         self.k.set_status(pod, terminated)
+        if self.k.runtime is not None and self.killed.is_set():
+            return None     # stopped by kill(): its real exit code (143/137) is recorded above
         return code
 
 
