@@ -255,3 +255,50 @@ class JobLifecycleTest(SimTestCase):
         k("create", "secret", "generic", "absent", "--from-literal=a=b")
         wait_for(lambda: self.sim.kubectl_json("get", "pod", "needs-secret")["status"]["phase"] == "Succeeded",
                  what="pod runs once the secret exists")
+
+
+class PersistenceTest(SimTestCase):
+    def test_state_file_survives_a_process_restart(self):
+        import os
+        from .simutil import Sim
+        state = os.path.join(self.sim.dir, "state.json")
+        a = Sim("--state-file", state)
+        try:
+            a.kubectl("create", "configmap", "kept", "--from-literal=k=v")
+            rv = a.kubectl_json("get", "configmap", "kept")["metadata"]["resourceVersion"]
+        finally:
+            a.stop()
+        b = Sim("--state-file", state, state_dir=a.dir)
+        try:
+            cm = b.kubectl_json("get", "configmap", "kept")
+            self.assertEqual((cm["data"], cm["metadata"]["resourceVersion"]), ({"k": "v"}, rv))
+            b.kubectl("create", "configmap", "after")
+            self.assertGreater(int(b.kubectl_json("get", "configmap", "after")["metadata"]["resourceVersion"]),
+                               int(rv))
+        finally:
+            b.stop()
+
+    def test_restart_with_state_lost_starts_a_fresh_cluster(self):
+        self.sim.kubectl("create", "configmap", "forgotten")
+        self.sim.admin("POST", "restart", {"downSeconds": 0.5, "keepState": False})
+        time.sleep(0.2)
+        wait_for(lambda: self.sim.kubectl("get", "ns", "default", check=False).returncode == 0,
+                 what="server back")
+        self.assertIn("NotFound", self.sim.kubectl("get", "configmap", "forgotten", check=False).stderr)
+
+
+class JobTTLAndLogsTest(SimTestCase):
+    def test_finished_job_is_deleted_after_its_ttl_and_logs_can_be_followed(self):
+        k = self.sim.kubectl
+        job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "ttl", "namespace": "default"},
+               "spec": {"ttlSecondsAfterFinished": 1, "template": {
+                   "metadata": {"annotations": {"kube-sim/script": json.dumps(
+                       {"*": {"duration": 1.5, "logs": "one\ntwo\nthree"}})}},
+                   "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "x.invalid/y:1"}]}}}}
+        k("apply", "-f", "-", input=json.dumps(job))
+        pod = wait_for(lambda: [p for p in self.sim.kubectl_json("get", "pods", "-l", "job-name=ttl")["items"]
+                                if p["status"].get("phase") == "Running"], what="running")[0]
+        r = k("logs", "-f", pod["metadata"]["name"], timeout=30)
+        self.assertEqual(r.stdout, "one\ntwo\nthree\n")      # -f returns when the container ends
+        k("wait", "--for=condition=complete", "job/ttl", "--timeout=20s")
+        wait_for(lambda: "NotFound" in k("get", "job", "ttl", check=False).stderr, what="job deleted by TTL")
