@@ -4,6 +4,7 @@
 #include "controller/runstatus.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,7 +289,10 @@ static void copy_typed(json_object *dst, json_object *src, const char *key, json
     json_object *v = jpath_child(src, key);
     if (!v || !json_object_is_type(v, type))
         return;
-    if (type == json_type_int && strcmp(key, "binarySize") == 0 && json_object_get_int64(v) < 0)
+    /* Sizes (Go int64 imageSize, uint64 binarySize; CRD int64, minimum 0): json-c
+     * holds integers beyond INT64_MAX as uint64, which get_int64 clamps. */
+    if (type == json_type_int &&
+        (json_object_get_int64(v) < 0 || json_object_get_uint64(v) > (uint64_t)INT64_MAX))
         return;
     json_object_object_add(dst, key, json_object_get(v));
 }
