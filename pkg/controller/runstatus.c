@@ -348,15 +348,16 @@ static void apply_result(json_object *status, json_object *pod, json_object *bui
     json_object *result = NULL, *source = NULL;
     json_object *cs = jpath(pod, "status.containerStatuses");
     size_t n = cs && json_object_is_type(cs, json_type_array) ? json_object_array_length(cs) : 0;
-    for (size_t i = 0; i < n && !result; i++) {
+    /* Each object from the first container that reports it. */
+    for (size_t i = 0; i < n && !(result && source); i++) {
         json_object *report = parse_object(
             jpath_str(json_object_array_get_idx(cs, i), "state.terminated.message"));
         if (report) {
             json_object *r = jpath(report, "s2iBuildResult");
             json_object *s = jpath(report, "s2iBuildSource");
-            if (r)
+            if (r && !result)
                 result = typed_result(r);
-            if (s)
+            if (s && !source)
                 source = typed_source(s);
             json_object_put(report);
         }
