@@ -140,7 +140,9 @@ static json_object *newest_pod(json_object **pods, size_t n, const char *phase)
     return best;
 }
 
-/* "Reason: message" as s2i-builder writes it: a CamelCase word, a colon, a space. */
+/* "Reason: message" as s2i-builder writes it: one line (a trailing newline aside), a
+ * CamelCase word, a colon, a space. Several lines are a log tail (FallbackToLogsOnError)
+ * whose first line only looks like that ("Error: Cannot find module"). */
 static bool structured_line(const char *msg, char **reason, char **message)
 {
     if (!msg || !isupper((unsigned char)msg[0]))
@@ -150,9 +152,13 @@ static bool structured_line(const char *msg, char **reason, char **message)
         p++;
     if (p[0] != ':' || p[1] != ' ' || p - msg > 64)
         return false;
-    const char *nl = strchr(p + 2, '\n');
+    const char *text = p + 2;
+    size_t len = strcspn(text, "\n");
+    for (const char *rest = text + len; *rest; rest++)
+        if (!isspace((unsigned char)*rest))
+            return false;
     *reason = util_asprintf("%.*s", (int)(p - msg), msg);
-    *message = nl ? util_asprintf("%.*s", (int)(nl - (p + 2)), p + 2) : util_strdup(p + 2);
+    *message = util_asprintf("%.*s", (int)len, text);
     return true;
 }
 
