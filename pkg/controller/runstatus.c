@@ -509,6 +509,19 @@ json_object *runstatus_from_job(const runstatus_input_t *in, run_phase_t *phase,
         return st;
     }
     *phase = RUN_PHASE_PENDING;
+    if (pod && util_streq(jpath_str(pod, "status.phase"), "Failed")) {
+        /* An attempt failed and the Job has not yet retried it (its back-off takes 10 s,
+         * then doubles) or given up: say why now, not "waiting for pod to start". */
+        char *reason = NULL, *message = NULL;
+        runstatus_pod_failure(pod, &reason, &message, container_out);
+        char *msg = util_asprintf("pod %s failed: %s%s", jpath_str_or(pod, "metadata.name", ""),
+                                  message ? message : "", retry);
+        runstatus_set_condition(st, "Unknown", reason ? reason : "BuildFailed", msg, gen, in->now);
+        free(msg);
+        free(reason);
+        free(message);
+        return st;
+    }
     const char *why = NULL, *what = NULL;
     if (pod)
         pod_waiting(pod, &why, &what);
