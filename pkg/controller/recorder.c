@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUEUE_MAX 1024       /* events waiting to be written */
-#define CACHE_MAX 4096       /* folded events remembered (client-go's LRU size) */
-#define SPAM_BURST 25.0      /* client-go EventSourceObjectSpamFilter defaults */
-#define SPAM_REFILL 300.0    /* seconds per token */
-#define FOLD_WINDOW 600.0    /* repeats within this are counted into one Event */
-#define MAX_MESSAGE 1024     /* the API server rejects longer notes; we cut first */
+#define QUEUE_MAX   1024  /* events waiting to be written */
+#define CACHE_MAX   4096  /* folded events remembered (client-go's LRU size) */
+#define SPAM_BURST  25.0  /* client-go EventSourceObjectSpamFilter defaults */
+#define SPAM_REFILL 300.0 /* seconds per token */
+#define FOLD_WINDOW 600.0 /* repeats within this are counted into one Event */
+#define MAX_MESSAGE 1024  /* the API server rejects longer notes; we cut first */
 
 static const kube_resource_t EVENTS = {"", "v1", "events", true};
 
@@ -119,8 +119,7 @@ static json_object *event_object(recorder_t *r, const pending_t *p, const char *
     if (p->uid)
         json_object_object_add(io, "uid", json_object_new_string(p->uid));
     if (p->resource_version)
-        json_object_object_add(io, "resourceVersion",
-                               json_object_new_string(p->resource_version));
+        json_object_object_add(io, "resourceVersion", json_object_new_string(p->resource_version));
     json_object_object_add(ev, "involvedObject", io);
     json_object_object_add(ev, "reason", json_object_new_string(p->reason));
     json_object_object_add(ev, "message", json_object_new_string(p->message));
@@ -185,7 +184,8 @@ static void write_event(recorder_t *r, const pending_t *p)
 
     char *name = util_asprintf("%s.%llx", p->name, (unsigned long long)(util_now() * 1e9));
     json_object *ev = name ? event_object(r, p, name, event_ns) : NULL;
-    kube_err_t err = ev ? kube_create(r->client, &EVENTS, event_ns, ev, NULL, &res) : KUBE_ERR_CLIENT;
+    kube_err_t err =
+        ev ? kube_create(r->client, &EVENTS, event_ns, ev, NULL, &res) : KUBE_ERR_CLIENT;
     json_object_put(ev);
     pthread_mutex_lock(&r->lock);
     if (err == KUBE_OK) {
@@ -358,8 +358,13 @@ void recorder_event(recorder_t *r, json_object *obj, const char *type, const cha
     buf_vprintf(&msg, fmt, ap);
     va_end(ap);
     if (msg.len > MAX_MESSAGE) {
-        msg.len = MAX_MESSAGE;
-        msg.data[msg.len] = '\0';
+        /* Cut before the character that crosses the limit, never inside it: a broken
+         * UTF-8 sequence gets the Event refused (or mangled into U+FFFD). */
+        size_t n = MAX_MESSAGE;
+        while (n > 0 && ((unsigned char)msg.data[n] & 0xC0) == 0x80)
+            n--;
+        msg.len = n;
+        msg.data[n] = '\0';
     }
     p->api_version = util_strdup(str_at(obj, NULL, "apiVersion"));
     p->kind = util_strdup(str_at(obj, NULL, "kind"));
@@ -377,7 +382,8 @@ void recorder_event(recorder_t *r, json_object *obj, const char *type, const cha
     }
     pthread_mutex_lock(&r->lock);
     r->stats.recorded++;
-    if (r->stopping || r->queued >= QUEUE_MAX || !spam_allows(r, p->uid ? p->uid : p->name, p->when)) {
+    if (r->stopping || r->queued >= QUEUE_MAX ||
+        !spam_allows(r, p->uid ? p->uid : p->name, p->when)) {
         r->stats.dropped++;
         pthread_mutex_unlock(&r->lock);
         pending_free(p);
