@@ -9,12 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUEUE_MAX   1024  /* events waiting to be written */
-#define CACHE_MAX   4096  /* folded events remembered (client-go's LRU size) */
-#define SPAM_BURST  25.0  /* client-go EventSourceObjectSpamFilter defaults */
-#define SPAM_REFILL 300.0 /* seconds per token */
-#define FOLD_WINDOW 600.0 /* repeats within this are counted into one Event */
-#define MAX_MESSAGE 1024  /* the API server rejects longer notes; we cut first */
+#define QUEUE_MAX    1024  /* events waiting to be written */
+#define CACHE_MAX    4096  /* folded events remembered (client-go's LRU size) */
+#define SPAM_BURST   25.0  /* client-go EventSourceObjectSpamFilter defaults */
+#define SPAM_REFILL  300.0 /* seconds per token */
+#define FOLD_WINDOW  600.0 /* repeats within this are counted into one Event */
+#define MAX_MESSAGE  1024  /* the API server rejects longer notes; we cut first */
+#define FREE_TIMEOUT 5.0   /* seconds recorder_free goes on writing what is queued */
 
 static const kube_resource_t EVENTS = {"", "v1", "events", true};
 
@@ -48,6 +49,7 @@ struct recorder {
     size_t queued;
     bool writing;
     bool stopping;
+    double give_up;    /* util_monotonic() after which a stopping writer drops the queue */
     strmap_t *folded;  /* uid|type|reason|message -> folded_t */
     strmap_t *buckets; /* uid -> bucket_t */
     recorder_stats_t stats;
@@ -231,6 +233,19 @@ static void *writer(void *arg)
             pthread_cond_wait(&r->wake, &r->lock);
         if (!r->head)
             break;
+        if (r->stopping && util_monotonic() > r->give_up) {
+            /* Shutting down with a slow or absent API server: a process that must go
+             * cannot wait for every write. */
+            while (r->head) {
+                pending_t *p = r->head;
+                r->head = p->next;
+                pending_free(p);
+                r->stats.dropped++;
+            }
+            r->tail = NULL;
+            r->queued = 0;
+            break;
+        }
         pending_t *p = r->head;
         r->head = p->next;
         if (!r->head)
@@ -294,6 +309,7 @@ void recorder_free(recorder_t *r)
         return;
     pthread_mutex_lock(&r->lock);
     r->stopping = true;
+    r->give_up = util_monotonic() + FREE_TIMEOUT;
     pthread_cond_signal(&r->wake);
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->thread, NULL);

@@ -11,8 +11,9 @@
  * cannot flood the API server. Messages are the caller's text: callers never put
  * secret values in them.
  *
- * Ownership: recorder_new/recorder_free (free flushes what is queued, within a
- * bounded time). Objects passed in are borrowed; the fields needed are copied.
+ * Ownership: recorder_new/recorder_free (free goes on writing what is queued for up
+ * to 5 s, plus the one request in flight, then drops the rest). Objects passed in are
+ * borrowed; the fields needed are copied.
  * Thread-safety: recorder_event may be called from any thread.
  */
 #ifndef S2I_CONTROLLER_RECORDER_H
@@ -27,11 +28,11 @@
 typedef struct recorder recorder_t;
 
 typedef struct recorder_stats {
-    uint64_t recorded;   /* recorder_event calls */
-    uint64_t created;    /* Events created */
-    uint64_t patched;    /* repeats folded into an existing Event */
-    uint64_t dropped;    /* over the spam limit or the queue bound */
-    uint64_t failed;     /* writes the API server refused */
+    uint64_t recorded; /* recorder_event calls */
+    uint64_t created;  /* Events created */
+    uint64_t patched;  /* repeats folded into an existing Event */
+    uint64_t dropped;  /* over the spam limit or the queue bound, or left at free */
+    uint64_t failed;   /* writes the API server refused */
 } recorder_stats_t;
 
 /* component: source.component / reportingComponent ("s2i-operator"); instance: the
@@ -47,7 +48,8 @@ void recorder_event(recorder_t *r, json_object *obj, const char *type, const cha
 
 void recorder_get_stats(recorder_t *r, recorder_stats_t *out);
 
-/* Waits until the queue is empty (tests, shutdown). */
+/* Waits until the queue is empty, however long the API server takes (tests); at
+ * shutdown recorder_free alone bounds the wait. */
 void recorder_flush(recorder_t *r);
 
 #endif
