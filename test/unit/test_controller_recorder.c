@@ -9,6 +9,7 @@
  * and may run in any order.
  */
 #include <check.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -133,6 +134,39 @@ static void sim_client_free(sim_client_t *sc)
 {
     kube_client_free(sc->client);
     kube_config_free(sc->config);
+}
+
+/* POST/DELETE to kube-sim's admin API (/kube-sim/<path>) with the admin token. */
+static void sim_admin(sim_client_t *sc, const char *method, const char *path, const char *body)
+{
+    kube_auth_t auth = {0};
+    char *err = NULL;
+    ck_assert_msg(kube_config_auth(sc->config, &auth, &err) == 0, "%s", err ? err : "");
+    CURL *h = curl_easy_init();
+    ck_assert_ptr_nonnull(h);
+    char url[256], bearer[256];
+    snprintf(url, sizeof url, "%s/kube-sim/%s", sim.url, path);
+    snprintf(bearer, sizeof bearer, "Authorization: Bearer %s", auth.token);
+    struct curl_slist *headers = curl_slist_append(NULL, bearer);
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    struct curl_blob ca = {sc->config->ca_data, sc->config->ca_data_len, CURL_BLOB_COPY};
+    FILE *sink = fopen("/dev/null", "w");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fwrite);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+    CURLcode cc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    fclose(sink);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(h);
+    kube_auth_clear(&auth);
+    ck_assert_msg(cc == CURLE_OK && code == 200, "%s %s: curl %d, HTTP %ld", method, path, cc,
+                  code);
 }
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -523,6 +557,32 @@ START_TEST(test_objects_without_a_name_are_ignored)
 }
 END_TEST
 
+START_TEST(test_free_gives_up_on_a_slow_api_server_in_bounded_time)
+{
+    sim_client_t sc;
+    sim_client_new(&sc);
+    recorder_t *r = recorder_new(sc.client, "s2i-operator", NULL);
+    json_object *run = run_object("default", "slow-run");
+    /* Every Event write takes a second: writing out 40 would take 40 s. */
+    sim_admin(&sc, "POST", "faults",
+              "{\"verb\":\"create\",\"resource\":\"events\",\"latencyMs\":1000}");
+    for (int i = 0; i < 40; i++)
+        recorder_event(r, run, "Normal", "Step", "step %d", i);
+    double start = util_monotonic();
+    recorder_free(r);
+    double took = util_monotonic() - start;
+    sim_admin(&sc, "DELETE", "faults", NULL);
+    ck_assert_msg(took < 20, "recorder_free took %.1f s", took);
+    /* What it had time for was written. */
+    json_object *items = events_about(&sc, "default", "slow-run");
+    ck_assert_uint_ge(json_object_array_length(items), 1);
+    ck_assert_uint_lt(json_object_array_length(items), 40);
+    json_object_put(items);
+    json_object_put(run);
+    sim_client_free(&sc);
+}
+END_TEST
+
 typedef struct thread_arg {
     recorder_t *r;
     int index;
@@ -591,6 +651,7 @@ int main(void)
     tcase_add_test(tc, test_same_event_about_another_object_is_its_own);
     tcase_add_test(tc, test_spam_filter_drops_events_beyond_the_burst);
     tcase_add_test(tc, test_free_writes_what_is_still_queued);
+    tcase_add_test(tc, test_free_gives_up_on_a_slow_api_server_in_bounded_time);
     tcase_add_test(tc, test_event_about_a_cluster_scoped_object_goes_to_default);
     tcase_add_test(tc, test_event_gone_from_the_server_is_created_again);
     tcase_add_test(tc, test_refused_event_is_counted_as_failed);
