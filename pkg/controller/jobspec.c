@@ -211,8 +211,8 @@ json_object *jobspec_build_config(json_object *run, json_object *builder, json_o
             json_object_put(config);
             return NULL;
         }
-        const char *img = jpath_str_or(from, "builderImage",
-                                       jpath_str_or(tmpl, "spec.defaultBaseImage", NULL));
+        const char *img =
+            jpath_str_or(from, "builderImage", jpath_str_or(tmpl, "spec.defaultBaseImage", NULL));
         if (img)
             jpath_set_str(config, "builderImage", img);
         append_parameters(config, jpath(from, "parameters"));
@@ -223,7 +223,8 @@ json_object *jobspec_build_config(json_object *run, json_object *builder, json_o
         return NULL;
     }
     /* Copies: setting a key frees the string it held. */
-    char *tag = util_strdup(jpath_str_or(run, "spec.newTag", jpath_str_or(config, "tag", "latest")));
+    char *tag =
+        util_strdup(jpath_str_or(run, "spec.newTag", jpath_str_or(config, "tag", "latest")));
     char *revision = util_strdup(
         jpath_str_or(run, "spec.newRevisionId", jpath_str_or(config, "revisionId", "master")));
     char *source =
@@ -249,8 +250,10 @@ json_object *jobspec_build_config(json_object *run, json_object *builder, json_o
     json_object_object_add(out, "version", json_object_new_int(1));
     json_object_object_add(runinfo, "namespace",
                            json_object_new_string(jpath_str_or(run, "metadata.namespace", "")));
-    json_object_object_add(runinfo, "name", json_object_new_string(jpath_str_or(run, "metadata.name", "")));
-    json_object_object_add(runinfo, "uid", json_object_new_string(jpath_str_or(run, "metadata.uid", "")));
+    json_object_object_add(runinfo, "name",
+                           json_object_new_string(jpath_str_or(run, "metadata.name", "")));
+    json_object_object_add(runinfo, "uid",
+                           json_object_new_string(jpath_str_or(run, "metadata.uid", "")));
     json_object_object_add(runinfo, "builder",
                            json_object_new_string(jpath_str_or(run, "spec.builderName", "")));
     json_object_object_add(out, "run", runinfo);
@@ -266,7 +269,8 @@ json_object *jobspec_build_config(json_object *run, json_object *builder, json_o
     for (size_t i = 0; i < UTIL_ARRAY_LEN(AUTH_KINDS); i++) {
         if (jpath_str_or(jpath(config, AUTH_KINDS[i][0]), "secretRef.name", NULL)) {
             char *dir = util_asprintf("%s/%s", S2I_SECRETS_DIR, AUTH_KINDS[i][1]);
-            json_object_object_add(secrets, AUTH_KINDS[i][1], json_object_new_string(dir ? dir : ""));
+            json_object_object_add(secrets, AUTH_KINDS[i][1],
+                                   json_object_new_string(dir ? dir : ""));
             free(dir);
         }
     }
@@ -451,11 +455,12 @@ static void add_placement(json_object *pod_spec, json_object *config)
     json_object_object_add(pod_spec, "tolerations", tolerations);
     json_object *values = jpath(config, "nodeAffinityValues");
     json_object *expr = json_object_new_object();
-    json_object_object_add(
-        expr, "key",
-        json_object_new_string(jpath_str_or(config, "nodeAffinityKey", "node-role.kubernetes.io/worker")));
+    json_object_object_add(expr, "key",
+                           json_object_new_string(jpath_str_or(config, "nodeAffinityKey",
+                                                               "node-role.kubernetes.io/worker")));
     json_object_object_add(expr, "operator", json_object_new_string("In"));
-    if (values && json_object_is_type(values, json_type_array) && json_object_array_length(values) > 0) {
+    if (values && json_object_is_type(values, json_type_array) &&
+        json_object_array_length(values) > 0) {
         json_object_object_add(expr, "values", jpath_copy(values));
     } else {
         const char *ci[] = {"ci", NULL};
@@ -495,7 +500,8 @@ json_object *jobspec_job(json_object *run, json_object *build, const jobspec_opt
                            json_object_new_string(jpath_str_or(run, "metadata.namespace", "")));
     json_object *labels = json_object_new_object();
     json_object_object_add(labels, S2I_LABEL_RUN, json_object_new_string(run_label));
-    json_object_object_add(labels, "app.kubernetes.io/managed-by", json_object_new_string("s2i-operator"));
+    json_object_object_add(labels, "app.kubernetes.io/managed-by",
+                           json_object_new_string("s2i-operator"));
     json_object_object_add(md, "labels", labels);
     char *desc = util_asprintf("image %s 's build job, s2iName %s",
                                jpath_str_or(build, "outputImage", ""), run_name);
@@ -504,7 +510,8 @@ json_object *jobspec_job(json_object *run, json_object *build, const jobspec_opt
     free(desc);
     json_object_object_add(md, "annotations", ann);
     json_object *owner = json_object_new_object();
-    json_object_object_add(owner, "apiVersion", json_object_new_string("devops.kubesphere.io/v1alpha1"));
+    json_object_object_add(owner, "apiVersion",
+                           json_object_new_string("devops.kubesphere.io/v1alpha1"));
     json_object_object_add(owner, "kind", json_object_new_string("S2iRun"));
     json_object_object_add(owner, "name", json_object_new_string(run_name));
     json_object_object_add(owner, "uid", json_object_new_string(run_uid));
@@ -532,8 +539,9 @@ json_object *jobspec_job(json_object *run, json_object *build, const jobspec_opt
     json_object_object_add(tlabels, S2I_LABEL_RUN, json_object_new_string(run_label));
     json_object_object_add(tmd, "labels", tlabels);
     json_object *tann = json_object_new_object();
-    json_object_object_add(tann, S2I_ANNOTATION_CONFIG,
-                           json_object_new_string(json_object_to_json_string_ext(build, JSON_C_TO_STRING_PLAIN)));
+    json_object_object_add(
+        tann, S2I_ANNOTATION_CONFIG,
+        json_object_new_string(json_object_to_json_string_ext(build, JSON_C_TO_STRING_PLAIN)));
     json_object_object_add(tmd, "annotations", tann);
     json_object_object_add(tmpl, "metadata", tmd);
 
@@ -553,8 +561,9 @@ json_object *jobspec_job(json_object *run, json_object *build, const jobspec_opt
     json_object *items = json_object_new_array();
     json_object *item = json_object_new_object();
     json_object *fref = json_object_new_object();
-    json_object_object_add(fref, "fieldPath",
-                           json_object_new_string("metadata.annotations['" S2I_ANNOTATION_CONFIG "']"));
+    json_object_object_add(
+        fref, "fieldPath",
+        json_object_new_string("metadata.annotations['" S2I_ANNOTATION_CONFIG "']"));
     json_object_object_add(item, "path", json_object_new_string("config.json"));
     json_object_object_add(item, "fieldRef", fref);
     json_object_array_add(items, item);
@@ -581,22 +590,32 @@ json_object *jobspec_job(json_object *run, json_object *build, const jobspec_opt
     const char *git_secret = jpath_str_or(config, "gitSecretRef.name", NULL);
     if (git_secret) {
         json_object_array_add(volumes, secret_volume("s2i-git-secret", git_secret));
-        json_object_array_add(prepare_mounts, mount("s2i-git-secret", S2I_SECRETS_DIR "/git", true));
+        json_object_array_add(prepare_mounts,
+                              mount("s2i-git-secret", S2I_SECRETS_DIR "/git", true));
     }
     json_object_object_add(pod, "volumes", volumes);
     add_image_pull_secrets(pod, config);
 
     json_object *resources = resources_from_cgroup(config);
     const char *runtime_image = jpath_str_or(config, "runtimeImage", NULL);
-    step_t prepare = {"prepare", opts && opts->builder_image ? opts->builder_image : "s2i-operator/builder",
+    step_t prepare = {"prepare",
+                      opts && opts->builder_image ? opts->builder_image : "s2i-operator/builder",
                       opts && opts->image_pull_policy ? opts->image_pull_policy : "IfNotPresent",
-                      "/usr/local/bin/s2i-builder", "prepare", false};
-    step_t build_step = {"build", jpath_str_or(config, "builderImage", ""),
-                         pull_policy(jpath_str(config, "builderPullPolicy")), "/s2i/tools/s2i-builder",
-                         "build", true};
-    step_t runtime_step = {"runtime", runtime_image ? runtime_image : "",
+                      "/usr/local/bin/s2i-builder",
+                      "prepare",
+                      false};
+    step_t build_step = {"build",
+                         jpath_str_or(config, "builderImage", ""),
+                         pull_policy(jpath_str(config, "builderPullPolicy")),
+                         "/s2i/tools/s2i-builder",
+                         "build",
+                         true};
+    step_t runtime_step = {"runtime",
+                           runtime_image ? runtime_image : "",
                            pull_policy(jpath_str(config, "runtimeImagePullPolicy")),
-                           "/s2i/tools/s2i-builder", "runtime", true};
+                           "/s2i/tools/s2i-builder",
+                           "runtime",
+                           true};
     json_object *init = json_object_new_array();
     json_object_array_add(init, container(&prepare, prepare_mounts, NULL));
     json_object *containers = json_object_new_array();

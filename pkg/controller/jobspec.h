@@ -46,16 +46,16 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#define S2I_LABEL_RUN "devops.kubesphere.io/s2ir"
+#define S2I_LABEL_RUN          "devops.kubesphere.io/s2ir"
 #define S2I_LABEL_BUILDER_NAME "labels.devops.kubesphere.io/builder-name"
-#define S2I_ANNOTATION_CONFIG "devops.kubesphere.io/s2i-config"
-#define S2I_CONFIG_DIR "/etc/s2i"
-#define S2I_SECRETS_DIR "/var/run/secrets/s2i"
+#define S2I_ANNOTATION_CONFIG  "devops.kubesphere.io/s2i-config"
+#define S2I_CONFIG_DIR         "/etc/s2i"
+#define S2I_SECRETS_DIR        "/var/run/secrets/s2i"
 
 typedef struct jobspec_options {
-    const char *builder_image;         /* image of the prepare step (S2IIMAGENAME) */
-    const char *image_pull_policy;     /* of the prepare image; NULL: IfNotPresent */
-    long default_timeout;              /* activeDeadlineSeconds when the run sets none */
+    const char *builder_image;              /* image of the prepare step (S2IIMAGENAME) */
+    const char *image_pull_policy;          /* of the prepare image; NULL: IfNotPresent */
+    long default_timeout;                   /* activeDeadlineSeconds when the run sets none */
     const char *const *insecure_registries; /* NULL-terminated, may be NULL */
 } jobspec_options_t;
 

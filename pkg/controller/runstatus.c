@@ -27,7 +27,8 @@ static void set_time(json_object *obj, const char *key, double t)
 bool runstatus_finished(json_object *run)
 {
     const char *state = jpath_str(run, "status.runState");
-    return state && (strcmp(state, RUN_STATE_SUCCESSFUL) == 0 || strcmp(state, RUN_STATE_FAILED) == 0);
+    return state &&
+           (strcmp(state, RUN_STATE_SUCCESSFUL) == 0 || strcmp(state, RUN_STATE_FAILED) == 0);
 }
 
 bool runstatus_equal(json_object *a, json_object *b)
@@ -71,7 +72,8 @@ void runstatus_set_condition(json_object *status, const char *cond_status, const
         set_str(cond, "type", "Succeeded");
         json_object_array_add(conds, cond);
     }
-    if (!util_streq(jpath_str(cond, "status"), cond_status) || !jpath_str(cond, "lastTransitionTime"))
+    if (!util_streq(jpath_str(cond, "status"), cond_status) ||
+        !jpath_str(cond, "lastTransitionTime"))
         set_time(cond, "lastTransitionTime", now);
     set_str(cond, "status", cond_status);
     set_str(cond, "reason", reason);
@@ -99,14 +101,17 @@ json_object *runstatus_failed(json_object *run, const char *reason, const char *
     if (!jpath_str(st, "startTime"))
         set_time(st, "startTime", now);
     set_time(st, "completionTime", now);
-    runstatus_set_condition(st, "False", reason, message, jpath_int(run, "metadata.generation", 0), now);
+    runstatus_set_condition(st, "False", reason, message, jpath_int(run, "metadata.generation", 0),
+                            now);
     return st;
 }
 
-json_object *runstatus_waiting(json_object *run, const char *reason, const char *message, double now)
+json_object *runstatus_waiting(json_object *run, const char *reason, const char *message,
+                               double now)
 {
     json_object *st = status_copy(run);
-    runstatus_set_condition(st, "Unknown", reason, message, jpath_int(run, "metadata.generation", 0), now);
+    runstatus_set_condition(st, "Unknown", reason, message,
+                            jpath_int(run, "metadata.generation", 0), now);
     return st;
 }
 
@@ -186,14 +191,16 @@ void runstatus_pod_failure(json_object *pod, char **reason, char **message, cons
         *container = NULL;
     if (util_streq(jpath_str(pod, "status.reason"), "Evicted")) {
         *reason = util_strdup("PodEvicted");
-        *message = util_asprintf("build pod %s was evicted: %s", jpath_str_or(pod, "metadata.name", ""),
-                                 jpath_str_or(pod, "status.message", "no reason given"));
+        *message =
+            util_asprintf("build pod %s was evicted: %s", jpath_str_or(pod, "metadata.name", ""),
+                          jpath_str_or(pod, "status.message", "no reason given"));
         return;
     }
     const char *groups[] = {"status.initContainerStatuses", "status.containerStatuses"};
     for (size_t g = 0; g < 2; g++) {
         json_object *list = jpath(pod, groups[g]);
-        size_t n = list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+        size_t n =
+            list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
         for (size_t i = 0; i < n; i++) {
             json_object *cs = json_object_array_get_idx(list, i);
             json_object *t = jpath(cs, "state.terminated");
@@ -235,7 +242,8 @@ static void pod_waiting(json_object *pod, const char **reason, const char **mess
     const char *groups[] = {"status.initContainerStatuses", "status.containerStatuses"};
     for (size_t g = 0; g < 2; g++) {
         json_object *list = jpath(pod, groups[g]);
-        size_t n = list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+        size_t n =
+            list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
         for (size_t i = 0; i < n; i++) {
             json_object *w = jpath(json_object_array_get_idx(list, i), "state.waiting");
             const char *r = jpath_str(w, "reason");
@@ -247,10 +255,12 @@ static void pod_waiting(json_object *pod, const char **reason, const char **mess
         }
     }
     json_object *conds = jpath(pod, "status.conditions");
-    size_t n = conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+    size_t n =
+        conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *c = json_object_array_get_idx(conds, i);
-        if (util_streq(jpath_str(c, "type"), "PodScheduled") && util_streq(jpath_str(c, "status"), "False")) {
+        if (util_streq(jpath_str(c, "type"), "PodScheduled") &&
+            util_streq(jpath_str(c, "status"), "False")) {
             *reason = jpath_str_or(c, "reason", "Unschedulable");
             *message = jpath_str(c, "message");
             return;
@@ -264,7 +274,8 @@ static const char *running_step(json_object *pod)
     const char *groups[] = {"status.initContainerStatuses", "status.containerStatuses"};
     for (size_t g = 0; g < 2; g++) {
         json_object *list = jpath(pod, groups[g]);
-        size_t n = list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+        size_t n =
+            list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
         for (size_t i = 0; i < n; i++) {
             json_object *cs = json_object_array_get_idx(list, i);
             if (jpath(cs, "state.running"))
@@ -277,7 +288,8 @@ static const char *running_step(json_object *pod)
 static json_object *job_condition(json_object *job, const char *type)
 {
     json_object *conds = jpath(job, "status.conditions");
-    size_t n = conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+    size_t n =
+        conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *c = json_object_array_get_idx(conds, i);
         if (util_streq(jpath_str(c, "type"), type) && util_streq(jpath_str(c, "status"), "True"))
@@ -356,8 +368,8 @@ static void apply_result(json_object *status, json_object *pod, json_object *bui
     size_t n = cs && json_object_is_type(cs, json_type_array) ? json_object_array_length(cs) : 0;
     /* Each object from the first container that reports it. */
     for (size_t i = 0; i < n && !(result && source); i++) {
-        json_object *report = parse_object(
-            jpath_str(json_object_array_get_idx(cs, i), "state.terminated.message"));
+        json_object *report =
+            parse_object(jpath_str(json_object_array_get_idx(cs, i), "state.terminated.message"));
         if (report) {
             json_object *r = jpath(report, "s2iBuildResult");
             json_object *s = jpath(report, "s2iBuildSource");
@@ -450,7 +462,8 @@ json_object *runstatus_from_job(const runstatus_input_t *in, run_phase_t *phase,
             apply_result(st, NULL, in->builder);
         }
         const char *image = jpath_str(st, "s2iBuildResult.imageID");
-        char *msg = util_asprintf("the image was built and pushed%s%s", image ? ": " : "", image ? image : "");
+        char *msg = util_asprintf("the image was built and pushed%s%s", image ? ": " : "",
+                                  image ? image : "");
         runstatus_set_condition(st, "True", "Succeeded", msg, gen, in->now);
         free(msg);
         return st;
@@ -469,8 +482,9 @@ json_object *runstatus_from_job(const runstatus_input_t *in, run_phase_t *phase,
         if (bad && pod_out)
             *pod_out = jpath_str(bad, "metadata.name");
         if (util_streq(jpath_str(failed, "reason"), "DeadlineExceeded")) {
-            char *msg = util_asprintf("the build did not finish within %lld seconds",
-                                      (long long)jpath_int(in->job, "spec.activeDeadlineSeconds", 0));
+            char *msg =
+                util_asprintf("the build did not finish within %lld seconds",
+                              (long long)jpath_int(in->job, "spec.activeDeadlineSeconds", 0));
             runstatus_set_condition(st, "False", "Timeout", msg, gen, in->now);
             free(msg);
             return st;
@@ -488,7 +502,8 @@ json_object *runstatus_from_job(const runstatus_input_t *in, run_phase_t *phase,
             free(message);
             message = m;
         }
-        runstatus_set_condition(st, "False", reason ? reason : "BuildFailed", message, gen, in->now);
+        runstatus_set_condition(st, "False", reason ? reason : "BuildFailed", message, gen,
+                                in->now);
         free(reason);
         free(message);
         return st;
@@ -530,10 +545,11 @@ json_object *runstatus_from_job(const runstatus_input_t *in, run_phase_t *phase,
         msg = util_asprintf("pod %s: %s%s%s%s", jpath_str_or(pod, "metadata.name", ""), why,
                             what ? ": " : "", what ? what : "", retry);
     else if (pod)
-        msg = util_asprintf("waiting for pod %s to start%s", jpath_str_or(pod, "metadata.name", ""), retry);
-    else
-        msg = util_asprintf("waiting for Job %s to create its pod%s", jpath_str_or(in->job, "metadata.name", ""),
+        msg = util_asprintf("waiting for pod %s to start%s", jpath_str_or(pod, "metadata.name", ""),
                             retry);
+    else
+        msg = util_asprintf("waiting for Job %s to create its pod%s",
+                            jpath_str_or(in->job, "metadata.name", ""), retry);
     runstatus_set_condition(st, "Unknown", why ? why : "Pending", msg, gen, in->now);
     free(msg);
     return st;

@@ -17,9 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define RUN_STATE_RUNNING "Running"
+#define RUN_STATE_RUNNING    "Running"
 #define RUN_STATE_SUCCESSFUL "Successful"
-#define RUN_STATE_FAILED "Failed"
+#define RUN_STATE_FAILED     "Failed"
 
 /* The default logURL base: KubeSphere's logging API, whose path the console parses. */
 #define RUNSTATUS_DEFAULT_LOG_URL_BASE                                                             \
