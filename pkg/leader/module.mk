@@ -1,0 +1,1 @@
+leader_DEPS := kube util
