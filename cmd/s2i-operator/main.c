@@ -40,27 +40,31 @@ typedef struct flags {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: s2i-operator [flags]\n"
-            "       s2i-operator debug watch --resource PLURAL.VERSION[.GROUP] [-n NAMESPACE] [-l SELECTOR]\n"
-            "\n"
-            "Flags:\n"
-            "  --kubeconfig PATH              kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
-            "  --context NAME                 kubeconfig context\n"
-            "  --namespace NS                 watch one namespace (default: all)\n"
-            "  --builder-image IMAGE          image of the build's prepare step (env S2IIMAGENAME)\n"
-            "  --builder-image-pull-policy P  Always|IfNotPresent|Never (default IfNotPresent)\n"
-            "  --workers N                    reconcile workers per controller (default 2)\n"
-            "  --kube-api-qps N               client-side requests per second (default 50)\n"
-            "  --kube-api-burst N             client-side burst (default 100)\n"
-            "  --default-timeout SECONDS      build timeout of runs without spec.timeout (default 3600)\n"
-            "  --log-url-base URL             base of status.logURL (default: KubeSphere logging)\n"
-            "  --insecure-registry HOST:PORT  registry reached over plain HTTP (repeatable)\n"
-            "  --builder-status-interval S    seconds between a builder's status writes (default 1)\n"
-            "  --run-status-interval S        seconds between a run's progress writes (default 3)\n"
-            "  -v, --v N                      log verbosity (klog levels)\n"
-            "  --log-format text|json         log format (default text)\n"
-            "  --version                      print the version\n");
+    fprintf(
+        out,
+        "Usage: s2i-operator [flags]\n"
+        "       s2i-operator debug watch --resource PLURAL.VERSION[.GROUP] [-n NAMESPACE] [-l "
+        "SELECTOR]\n"
+        "\n"
+        "Flags:\n"
+        "  --kubeconfig PATH              kubeconfig (default: $KUBECONFIG, in-cluster, "
+        "~/.kube/config)\n"
+        "  --context NAME                 kubeconfig context\n"
+        "  --namespace NS                 watch one namespace (default: all)\n"
+        "  --builder-image IMAGE          image of the build's prepare step (env S2IIMAGENAME)\n"
+        "  --builder-image-pull-policy P  Always|IfNotPresent|Never (default IfNotPresent)\n"
+        "  --workers N                    reconcile workers per controller (default 2)\n"
+        "  --kube-api-qps N               client-side requests per second (default 50)\n"
+        "  --kube-api-burst N             client-side burst (default 100)\n"
+        "  --default-timeout SECONDS      build timeout of runs without spec.timeout (default "
+        "3600)\n"
+        "  --log-url-base URL             base of status.logURL (default: KubeSphere logging)\n"
+        "  --insecure-registry HOST:PORT  registry reached over plain HTTP (repeatable)\n"
+        "  --builder-status-interval S    seconds between a builder's status writes (default 1)\n"
+        "  --run-status-interval S        seconds between a run's progress writes (default 3)\n"
+        "  -v, --v N                      log verbosity (klog levels)\n"
+        "  --log-format text|json         log format (default text)\n"
+        "  --version                      print the version\n");
 }
 
 static const char *optval(const char *arg)
@@ -72,8 +76,22 @@ static const char *optval(const char *arg)
 static int parse_flags(int argc, char **argv, flags_t *f)
 {
     enum {
-        O_KUBECONFIG = 1000, O_CONTEXT, O_NAMESPACE, O_BUILDER_IMAGE, O_PULL_POLICY, O_WORKERS, O_QPS,
-        O_BURST, O_TIMEOUT, O_LOG_URL, O_INSECURE, O_BSI, O_RSI, O_LOG_FORMAT, O_VERSION, O_HELP
+        O_KUBECONFIG = 1000,
+        O_CONTEXT,
+        O_NAMESPACE,
+        O_BUILDER_IMAGE,
+        O_PULL_POLICY,
+        O_WORKERS,
+        O_QPS,
+        O_BURST,
+        O_TIMEOUT,
+        O_LOG_URL,
+        O_INSECURE,
+        O_BSI,
+        O_RSI,
+        O_LOG_FORMAT,
+        O_VERSION,
+        O_HELP
     };
     static const struct option opts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -99,23 +117,47 @@ static int parse_flags(int argc, char **argv, flags_t *f)
     while ((c = getopt_long(argc, argv, "v:n:", opts, NULL)) != -1) {
         const char *a = optval(optarg);
         switch (c) {
-        case O_KUBECONFIG: f->kubeconfig = a; break;
-        case O_CONTEXT: f->context = a; break;
+        case O_KUBECONFIG:
+            f->kubeconfig = a;
+            break;
+        case O_CONTEXT:
+            f->context = a;
+            break;
         case 'n':
-        case O_NAMESPACE: f->namespace = a; break;
-        case O_BUILDER_IMAGE: f->builder_image = a; break;
-        case O_PULL_POLICY: f->builder_pull_policy = a; break;
-        case O_WORKERS: f->workers = atoi(a); break;
-        case O_QPS: f->qps = atof(a); break;
-        case O_BURST: f->burst = atoi(a); break;
-        case O_TIMEOUT: f->default_timeout = atol(a); break;
-        case O_LOG_URL: f->log_url_base = a; break;
+        case O_NAMESPACE:
+            f->namespace = a;
+            break;
+        case O_BUILDER_IMAGE:
+            f->builder_image = a;
+            break;
+        case O_PULL_POLICY:
+            f->builder_pull_policy = a;
+            break;
+        case O_WORKERS:
+            f->workers = atoi(a);
+            break;
+        case O_QPS:
+            f->qps = atof(a);
+            break;
+        case O_BURST:
+            f->burst = atoi(a);
+            break;
+        case O_TIMEOUT:
+            f->default_timeout = atol(a);
+            break;
+        case O_LOG_URL:
+            f->log_url_base = a;
+            break;
         case O_INSECURE:
             if (f->ninsecure < MAX_INSECURE)
                 f->insecure[f->ninsecure++] = a;
             break;
-        case O_BSI: f->builder_status_interval = atof(a); break;
-        case O_RSI: f->run_status_interval = atof(a); break;
+        case O_BSI:
+            f->builder_status_interval = atof(a);
+            break;
+        case O_RSI:
+            f->run_status_interval = atof(a);
+            break;
         case O_LOG_FORMAT:
             if (strcmp(a, "json") == 0)
                 log_set_format(LOG_FORMAT_JSON);
@@ -124,10 +166,18 @@ static int parse_flags(int argc, char **argv, flags_t *f)
                 return -1;
             }
             break;
-        case 'v': log_set_verbosity(atoi(a)); break;
-        case O_VERSION: printf("s2i-operator %s\n", S2I_VERSION); exit(0);
-        case O_HELP: usage(stdout); exit(0);
-        default: usage(stderr); return -1;
+        case 'v':
+            log_set_verbosity(atoi(a));
+            break;
+        case O_VERSION:
+            printf("s2i-operator %s\n", S2I_VERSION);
+            exit(0);
+        case O_HELP:
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
         }
     }
     return 0;
@@ -211,6 +261,8 @@ static int debug_watch(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!a)
+            break;
         if ((strcmp(a, "--resource") == 0 || strcmp(a, "-r") == 0) && next)
             resource = argv[++i];
         else if ((strcmp(a, "-n") == 0 || strcmp(a, "--namespace") == 0) && next)
@@ -226,7 +278,8 @@ static int debug_watch(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    /* plural.version[.group]: "jobs.v1.batch", "pods.v1", "s2iruns.v1alpha1.devops.kubesphere.io" */
+    /* plural.version[.group]: "jobs.v1.batch", "pods.v1", "s2iruns.v1alpha1.devops.kubesphere.io"
+     */
     char *copy = strdup(resource);
     char *plural = copy, *version = strchr(copy, '.');
     if (!version) {
@@ -240,7 +293,8 @@ static int debug_watch(int argc, char **argv)
         *group++ = '\0';
     kube_resource_t res = {group ? group : "", version, plural, true};
     if (strcmp(plural, "namespaces") == 0 || strcmp(plural, "nodes") == 0 ||
-        strcmp(plural, "customresourcedefinitions") == 0 || strcmp(plural, "s2ibuildertemplates") == 0)
+        strcmp(plural, "customresourcedefinitions") == 0 ||
+        strcmp(plural, "s2ibuildertemplates") == 0)
         res.namespaced = false;
     sigset_t set = stop_signals();
     kube_config_t *config;
@@ -310,7 +364,8 @@ int main(int argc, char **argv)
         return 1;
     }
     log_info("s2i-operator started", "version", S2I_VERSION, "server", kube_client_base_url(client),
-             "namespace", f.namespace ? f.namespace : "(all)", "builderImage", f.builder_image, NULL);
+             "namespace", f.namespace ? f.namespace : "(all)", "builderImage", f.builder_image,
+             NULL);
     if (controller_manager_wait_for_sync(mgr, 60))
         log_info("caches synced", NULL);
     int sig;

@@ -29,15 +29,15 @@
 #include "kube/kube.h"
 
 typedef struct controller_options {
-    const char *namespace;      /* watch this namespace only; NULL or "": all */
-    const char *builder_image;  /* the prepare step's image (S2IIMAGENAME); required */
-    const char *builder_image_pull_policy; /* NULL: IfNotPresent */
+    const char *namespace;                  /* watch this namespace only; NULL or "": all */
+    const char *builder_image;              /* the prepare step's image (S2IIMAGENAME); required */
+    const char *builder_image_pull_policy;  /* NULL: IfNotPresent */
     const char *const *insecure_registries; /* passed to builds; NULL-terminated or NULL */
-    int workers;                /* reconcile threads per controller; 0: 2 */
-    long default_timeout;       /* seconds of a run without spec.timeout; 0: 3600 */
-    const char *log_url_base;   /* NULL: KubeSphere's logging API */
-    double builder_status_interval; /* seconds between a builder's status writes; 0: 1 */
-    double run_status_interval;     /* minimum seconds between progress writes of a run; 0: 3 */
+    int workers;                            /* reconcile threads per controller; 0: 2 */
+    long default_timeout;                   /* seconds of a run without spec.timeout; 0: 3600 */
+    const char *log_url_base;               /* NULL: KubeSphere's logging API */
+    double builder_status_interval;         /* seconds between a builder's status writes; 0: 1 */
+    double run_status_interval; /* minimum seconds between progress writes of a run; 0: 3 */
     const char *instance;       /* this replica's name, for events */
 } controller_options_t;
 

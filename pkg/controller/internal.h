@@ -13,10 +13,10 @@
 #include "informer/informer.h"
 #include "workqueue/workqueue.h"
 
-#define BUILDER_FINALIZER "s2ibuilders.finalizers.kubesphere.io"
-#define INDEX_RUNS_BY_BUILDER "builder"   /* "ns/builderName" */
-#define INDEX_JOBS_BY_RUN "run-uid"       /* controller owner uid */
-#define INDEX_PODS_BY_JOB "job-uid"       /* controller owner uid */
+#define BUILDER_FINALIZER          "s2ibuilders.finalizers.kubesphere.io"
+#define INDEX_RUNS_BY_BUILDER      "builder" /* "ns/builderName" */
+#define INDEX_JOBS_BY_RUN          "run-uid" /* controller owner uid */
+#define INDEX_PODS_BY_JOB          "job-uid" /* controller owner uid */
 #define INDEX_BUILDERS_BY_TEMPLATE "template"
 
 extern const kube_resource_t RES_RUNS, RES_BUILDERS, RES_TEMPLATES, RES_JOBS, RES_PODS,
@@ -24,7 +24,7 @@ extern const kube_resource_t RES_RUNS, RES_BUILDERS, RES_TEMPLATES, RES_JOBS, RE
 
 /* What a reconcile asks of its worker. */
 typedef enum {
-    RECONCILE_DONE = 0,  /* forget the key */
+    RECONCILE_DONE = 0,   /* forget the key */
     RECONCILE_ERROR = -1, /* retry with the rate limiter's backoff */
 } reconcile_result_t;
 
@@ -46,8 +46,8 @@ struct controller_manager {
     bool started, stopped;
     recorder_t *recorder;
 
-    pthread_mutex_t lock;   /* guards last_write */
-    strmap_t *last_write;   /* run key -> double*: when its status was last written */
+    pthread_mutex_t lock; /* guards last_write */
+    strmap_t *last_write; /* run key -> double*: when its status was last written */
 
     _Atomic uint64_t run_reconciles, run_errors, builder_reconciles, builder_errors;
     _Atomic uint64_t jobs_created, run_status_writes, builder_status_writes;

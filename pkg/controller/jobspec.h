@@ -12,7 +12,8 @@
  *    "config": <the builder's spec.config after the template, the run's overrides and
  *               defaulting, unknown keys kept, inline passwords removed>,
  *    "outputImage": "<registry/repo:tag>",      the image to push
- *    "sourceUrl": "<url>", "revisionId": "<rev>", the source to fetch (never with credentials)
+ *    "sourceUrl": "<url>", "revisionId": "<rev>", the source to fetch (the operator adds no
+ *                                                 credentials to it: git credentials are mounted)
  *    "secrets": {"push"|"pull"|"runtime"|"incremental"|"git": "<mount directory>"},
  *    "insecureRegistries": ["host:port", ...]}  from the operator's --insecure-registry
  * Secrets: each referenced Secret is mounted read-only (mode 0444) whole at

@@ -13,7 +13,8 @@
 
 const kube_resource_t RES_RUNS = {"devops.kubesphere.io", "v1alpha1", "s2iruns", true};
 const kube_resource_t RES_BUILDERS = {"devops.kubesphere.io", "v1alpha1", "s2ibuilders", true};
-const kube_resource_t RES_TEMPLATES = {"devops.kubesphere.io", "v1alpha1", "s2ibuildertemplates", false};
+const kube_resource_t RES_TEMPLATES = {"devops.kubesphere.io", "v1alpha1", "s2ibuildertemplates",
+                                       false};
 const kube_resource_t RES_JOBS = {"batch", "v1", "jobs", true};
 const kube_resource_t RES_PODS = {"", "v1", "pods", true};
 const kube_resource_t RES_DEPLOYMENTS = {"apps", "v1", "deployments", true};
@@ -80,7 +81,8 @@ static int index_controller_uid(json_object *obj, void *data, store_values_t *ou
 {
     const char *kind = data;
     json_object *refs = jpath(obj, "metadata.ownerReferences");
-    size_t n = refs && json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
+    size_t n =
+        refs && json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *r = json_object_array_get_idx(refs, i);
         if (jpath_bool(r, "controller", false) && util_streq(jpath_str(r, "kind"), kind))
@@ -136,8 +138,16 @@ static json_object *transform_pod(json_object *obj, void *data)
     json_object *ann = jpath(obj, "metadata.annotations");
     const char *ann_keys[] = {"s2iBuildResult", "s2iBuildSource", NULL};
     keep_only(ann, ann_keys);
-    const char *md_keys[] = {"name", "namespace", "uid", "resourceVersion", "creationTimestamp",
-                             "deletionTimestamp", "labels", "annotations", "ownerReferences", NULL};
+    const char *md_keys[] = {"name",
+                             "namespace",
+                             "uid",
+                             "resourceVersion",
+                             "creationTimestamp",
+                             "deletionTimestamp",
+                             "labels",
+                             "annotations",
+                             "ownerReferences",
+                             NULL};
     keep_only(jpath(obj, "metadata"), md_keys);
     return obj;
 }
@@ -160,9 +170,10 @@ static void on_run_add(json_object *obj, void *data)
 static void on_run_update(json_object *old, json_object *obj, void *data)
 {
     /* The builder's status depends on runState and startTime only. */
-    bool builder = !util_streq(jpath_str(old, "status.runState"), jpath_str(obj, "status.runState")) ||
-                   !util_streq(jpath_str(old, "status.startTime"), jpath_str(obj, "status.startTime")) ||
-                   jpath_str(obj, "metadata.deletionTimestamp");
+    bool builder =
+        !util_streq(jpath_str(old, "status.runState"), jpath_str(obj, "status.runState")) ||
+        !util_streq(jpath_str(old, "status.startTime"), jpath_str(obj, "status.startTime")) ||
+        jpath_str(obj, "metadata.deletionTimestamp");
     run_changed(data, obj, builder);
 }
 
@@ -236,7 +247,8 @@ static void on_template_update(json_object *old, json_object *obj, void *data)
 static void enqueue_owner_run_of_job(controller_manager_t *m, json_object *job)
 {
     json_object *refs = jpath(job, "metadata.ownerReferences");
-    size_t n = refs && json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
+    size_t n =
+        refs && json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *r = json_object_array_get_idx(refs, i);
         if (jpath_bool(r, "controller", false) && util_streq(jpath_str(r, "kind"), "S2iRun"))
@@ -259,7 +271,8 @@ static void on_pod_event(json_object *obj, void *data)
 {
     controller_manager_t *m = data;
     json_object *refs = jpath(obj, "metadata.ownerReferences");
-    size_t n = refs && json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
+    size_t n =
+        refs && json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *r = json_object_array_get_idx(refs, i);
         if (!util_streq(jpath_str(r, "kind"), "Job"))
@@ -388,11 +401,14 @@ int controller_manager_new(kube_client_t *client, const controller_options_t *op
     m->pods = make_informer(m, &RES_PODS, S2I_LABEL_RUN, transform_pod, &hp);
     if (!m->last_write || !m->run_queue || !m->builder_queue || !m->recorder || !m->runs ||
         !m->builders || !m->templates || !m->jobs || !m->pods || !m->insecure ||
-        store_add_index(informer_store(m->runs), INDEX_RUNS_BY_BUILDER, index_run_builder, NULL) < 0 ||
-        store_add_index(informer_store(m->builders), INDEX_BUILDERS_BY_TEMPLATE, index_builder_template,
-                        NULL) < 0 ||
-        store_add_index(informer_store(m->jobs), INDEX_JOBS_BY_RUN, index_controller_uid, "S2iRun") < 0 ||
-        store_add_index(informer_store(m->pods), INDEX_PODS_BY_JOB, index_controller_uid, "Job") < 0) {
+        store_add_index(informer_store(m->runs), INDEX_RUNS_BY_BUILDER, index_run_builder, NULL) <
+            0 ||
+        store_add_index(informer_store(m->builders), INDEX_BUILDERS_BY_TEMPLATE,
+                        index_builder_template, NULL) < 0 ||
+        store_add_index(informer_store(m->jobs), INDEX_JOBS_BY_RUN, index_controller_uid,
+                        "S2iRun") < 0 ||
+        store_add_index(informer_store(m->pods), INDEX_PODS_BY_JOB, index_controller_uid, "Job") <
+            0) {
         controller_manager_free(m);
         return -1;
     }
@@ -467,7 +483,7 @@ void controller_manager_stop(controller_manager_t *m)
     informer_t *all[] = {m->runs, m->builders, m->templates, m->jobs, m->pods};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(all); i++)
         informer_stop(all[i]);
-    recorder_flush(m->recorder);
+    /* Queued events are written by recorder_free, within a bounded time. */
 }
 
 void controller_manager_free(controller_manager_t *m)
@@ -514,7 +530,8 @@ void controller_manager_stats(controller_manager_t *m, controller_stats_t *out)
     out->events_created = rs.created;
     out->events_dropped = rs.dropped;
     informer_t *all[] = {m->runs, m->builders, m->jobs, m->pods, m->templates};
-    size_t *counts[] = {&out->runs_cached, &out->builders_cached, &out->jobs_cached, &out->pods_cached, NULL};
+    size_t *counts[] = {&out->runs_cached, &out->builders_cached, &out->jobs_cached,
+                        &out->pods_cached, NULL};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(all); i++) {
         informer_stats_t st;
         informer_get_stats(all[i], &st);

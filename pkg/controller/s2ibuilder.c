@@ -43,8 +43,8 @@ static bool has_finalizer(json_object *obj, const char *fin)
 
 /* Sets the finalizers to the current list with fin added or removed, guarded by the
  * cached resourceVersion (a JSON patch "test"), so a concurrent change is not lost. */
-static kube_err_t patch_finalizer(controller_manager_t *m, json_object *obj, const char *fin, bool add,
-                                  kube_result_t *res)
+static kube_err_t patch_finalizer(controller_manager_t *m, json_object *obj, const char *fin,
+                                  bool add, kube_result_t *res)
 {
     json_object *list = json_object_new_array();
     json_object *f = jpath(obj, "metadata.finalizers");
@@ -60,16 +60,18 @@ static kube_err_t patch_finalizer(controller_manager_t *m, json_object *obj, con
     json_object *test = json_object_new_object();
     json_object_object_add(test, "op", json_object_new_string("test"));
     json_object_object_add(test, "path", json_object_new_string("/metadata/resourceVersion"));
-    json_object_object_add(test, "value", json_object_new_string(jpath_str_or(obj, "metadata.resourceVersion", "")));
+    json_object_object_add(
+        test, "value", json_object_new_string(jpath_str_or(obj, "metadata.resourceVersion", "")));
     json_object_array_add(ops, test);
     json_object *op = json_object_new_object();
     json_object_object_add(op, "op", json_object_new_string(n ? "replace" : "add"));
     json_object_object_add(op, "path", json_object_new_string("/metadata/finalizers"));
     json_object_object_add(op, "value", list);
     json_object_array_add(ops, op);
-    kube_err_t err = kube_patch(m->client, &RES_BUILDERS, jpath_str(obj, "metadata.namespace"),
-                                jpath_str(obj, "metadata.name"), NULL, KUBE_PATCH_JSON,
-                                json_object_to_json_string_ext(ops, JSON_C_TO_STRING_PLAIN), NULL, res);
+    kube_err_t err =
+        kube_patch(m->client, &RES_BUILDERS, jpath_str(obj, "metadata.namespace"),
+                   jpath_str(obj, "metadata.name"), NULL, KUBE_PATCH_JSON,
+                   json_object_to_json_string_ext(ops, JSON_C_TO_STRING_PLAIN), NULL, res);
     json_object_put(ops);
     return err;
 }
@@ -94,8 +96,8 @@ static int by_done_oldest_first(const void *a, const void *b)
 }
 
 /* Deletes the oldest finished runs of one outcome beyond limit. Returns how many. */
-static size_t apply_history_limit(controller_manager_t *m, run_ref_t *refs, size_t n, const char *state,
-                                  long long limit)
+static size_t apply_history_limit(controller_manager_t *m, run_ref_t *refs, size_t n,
+                                  const char *state, long long limit)
 {
     if (limit < 0)
         return 0;
@@ -159,7 +161,8 @@ static void ready_condition(controller_manager_t *m, json_object *builder, const
     *message = util_strdup("runs of this builder can build");
 }
 
-static json_object *builder_status(controller_manager_t *m, json_object *builder, run_ref_t *refs, size_t n)
+static json_object *builder_status(controller_manager_t *m, json_object *builder, run_ref_t *refs,
+                                   size_t n)
 {
     json_object *st = jpath_copy(jpath(builder, "status"));
     if (!st || !json_object_is_type(st, json_type_object)) {
@@ -182,12 +185,15 @@ static json_object *builder_status(controller_manager_t *m, json_object *builder
     }
     json_object_object_add(st, "runCount", json_object_new_int((int)count));
     if (last) {
-        json_object_object_add(st, "lastRunName",
-                               json_object_new_string(jpath_str_or(last->run, "metadata.name", "")));
-        json_object_object_add(st, "lastRunState",
-                               json_object_new_string(jpath_str_or(last->run, "status.runState", "")));
-        json_object_object_add(st, "lastRunStartTime",
-                               json_object_new_string(jpath_str_or(last->run, "status.startTime", "")));
+        json_object_object_add(
+            st, "lastRunName",
+            json_object_new_string(jpath_str_or(last->run, "metadata.name", "")));
+        json_object_object_add(
+            st, "lastRunState",
+            json_object_new_string(jpath_str_or(last->run, "status.runState", "")));
+        json_object_object_add(
+            st, "lastRunStartTime",
+            json_object_new_string(jpath_str_or(last->run, "status.startTime", "")));
     } else {
         json_object_object_del(st, "lastRunName");
         json_object_object_del(st, "lastRunState");
@@ -210,7 +216,8 @@ static json_object *builder_status(controller_manager_t *m, json_object *builder
     json_object_object_add(cond, "status", json_object_new_string(cstatus));
     json_object_object_add(cond, "reason", json_object_new_string(reason ? reason : ""));
     json_object_object_add(cond, "message", json_object_new_string(message ? message : ""));
-    if (old && util_streq(jpath_str(old, "status"), cstatus) && jpath_str(old, "lastTransitionTime")) {
+    if (old && util_streq(jpath_str(old, "status"), cstatus) &&
+        jpath_str(old, "lastTransitionTime")) {
         json_object_object_add(cond, "lastTransitionTime",
                                json_object_new_string(jpath_str(old, "lastTransitionTime")));
     } else {
@@ -308,8 +315,8 @@ long reconcile_builder(controller_manager_t *m, const char *key)
     }
     json_object *obj = jpath_copy(builder);
     json_object_object_add(obj, "status", st);
-    kube_err_t err = kube_update_status(m->client, &RES_BUILDERS, jpath_str(builder, "metadata.namespace"), obj,
-                                        NULL, &res);
+    kube_err_t err = kube_update_status(m->client, &RES_BUILDERS,
+                                        jpath_str(builder, "metadata.namespace"), obj, NULL, &res);
     json_object_put(obj);
     if (err == KUBE_OK)
         atomic_fetch_add(&m->builder_status_writes, 1);

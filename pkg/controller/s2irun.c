@@ -18,8 +18,8 @@
 #include "controller/jpath.h"
 #include "controller/runstatus.h"
 
-#define LOG_TAIL_LINES 64
-#define LOG_TAIL_BYTES 8192
+#define LOG_TAIL_LINES     64
+#define LOG_TAIL_BYTES     8192
 #define REQUEUE_WAITING_MS 15000 /* upstream waits 15 s for a missing builder */
 
 typedef struct run_ctx {
@@ -116,8 +116,9 @@ static json_object *job_of(controller_manager_t *m, json_object *run)
     json_object **jobs = NULL;
     size_t n = 0;
     json_object *job = NULL;
-    if (store_by_index(informer_store(m->jobs), INDEX_JOBS_BY_RUN, jpath_str_or(run, "metadata.uid", ""),
-                       &jobs, &n) == 0 && n > 0)
+    if (store_by_index(informer_store(m->jobs), INDEX_JOBS_BY_RUN,
+                       jpath_str_or(run, "metadata.uid", ""), &jobs, &n) == 0 &&
+        n > 0)
         job = json_object_get(jobs[0]);
     store_objects_free(jobs, n);
     return job;
@@ -147,11 +148,12 @@ static void ensure_builder_label(run_ctx_t *c, const char *builder)
  * all exist. A GET per reference: the operator caches no Secrets. */
 static char *missing_secret(run_ctx_t *c, json_object *config)
 {
-    const char *refs[][2] = {{"pushAuthentication.secretRef.name", "pushAuthentication"},
-                             {"pullAuthentication.secretRef.name", "pullAuthentication"},
-                             {"runtimeAuthentication.secretRef.name", "runtimeAuthentication"},
-                             {"incrementalAuthentication.secretRef.name", "incrementalAuthentication"},
-                             {"gitSecretRef.name", "gitSecretRef"}};
+    const char *refs[][2] = {
+        {"pushAuthentication.secretRef.name", "pushAuthentication"},
+        {"pullAuthentication.secretRef.name", "pullAuthentication"},
+        {"runtimeAuthentication.secretRef.name", "runtimeAuthentication"},
+        {"incrementalAuthentication.secretRef.name", "incrementalAuthentication"},
+        {"gitSecretRef.name", "gitSecretRef"}};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(refs); i++) {
         const char *secret = jpath_str_or(config, refs[i][0], NULL);
         if (!secret)
@@ -176,8 +178,10 @@ static long start_build(run_ctx_t *c)
     snprintf(bkey, sizeof bkey, "%s/%s", c->ns, builder_name);
     json_object *builder = informer_get(m->builders, bkey);
     if (!builder) {
-        char *msg = util_asprintf("S2iBuilder \"%s\" not found in namespace %s", builder_name, c->ns);
-        long rc = wait_with(c, "BuilderNotFound", msg ? msg : "builder not found", REQUEUE_WAITING_MS);
+        char *msg =
+            util_asprintf("S2iBuilder \"%s\" not found in namespace %s", builder_name, c->ns);
+        long rc =
+            wait_with(c, "BuilderNotFound", msg ? msg : "builder not found", REQUEUE_WAITING_MS);
         free(msg);
         return rc;
     }
@@ -204,12 +208,13 @@ static long start_build(run_ctx_t *c)
         recorder_event(m->recorder, c->run, "Warning", "InlineCredentialsIgnored", "%s", warning);
     json_object *job = jobspec_job(c->run, config, &m->jobspec);
     kube_result_t res = KUBE_RESULT_INIT;
-    kube_err_t kerr = job ? kube_create(m->client, &RES_JOBS, c->ns, job, NULL, &res) : KUBE_ERR_CLIENT;
+    kube_err_t kerr =
+        job ? kube_create(m->client, &RES_JOBS, c->ns, job, NULL, &res) : KUBE_ERR_CLIENT;
     const char *job_name = jpath_str_or(job, "metadata.name", "");
     if (kerr == KUBE_OK) {
         atomic_fetch_add(&m->jobs_created, 1);
-        recorder_event(m->recorder, c->run, "Normal", "Created", "created Job %s to build %s", job_name,
-                       jpath_str_or(config, "outputImage", ""));
+        recorder_event(m->recorder, c->run, "Normal", "Created", "created Job %s to build %s",
+                       job_name, jpath_str_or(config, "outputImage", ""));
     } else if (kerr == KUBE_ERR_ALREADY_EXISTS) {
         /* Ours from an earlier reconcile that the cache has not shown yet, or a stranger's:
          * the Job informer tells which on the next event. */
@@ -223,7 +228,8 @@ static long start_build(run_ctx_t *c)
                 ours |= util_streq(jpath_str(json_object_array_get_idx(refs, i), "uid"),
                                    jpath_str(c->run, "metadata.uid"));
             if (!ours) {
-                char *msg = util_asprintf("a Job named %s exists and does not belong to this run", job_name);
+                char *msg = util_asprintf("a Job named %s exists and does not belong to this run",
+                                          job_name);
                 rc = fail_with(c, "JobConflict", msg ? msg : "job name taken");
                 free(msg);
             } else {
@@ -233,9 +239,11 @@ static long start_build(run_ctx_t *c)
             rc = -1;
         }
         kube_result_clear(&got);
-    } else if (kerr == KUBE_ERR_INVALID || kerr == KUBE_ERR_BAD_REQUEST || kerr == KUBE_ERR_FORBIDDEN) {
+    } else if (kerr == KUBE_ERR_INVALID || kerr == KUBE_ERR_BAD_REQUEST ||
+               kerr == KUBE_ERR_FORBIDDEN) {
         char line[512];
-        char *msg = util_asprintf("the build Job was refused: %s", kube_error_str(&res, line, sizeof line));
+        char *msg =
+            util_asprintf("the build Job was refused: %s", kube_error_str(&res, line, sizeof line));
         /* Forbidden: a quota may free up; the others are final. */
         if (kerr == KUBE_ERR_FORBIDDEN)
             rc = wait_with(c, "JobForbidden", msg ? msg : "forbidden", REQUEUE_WAITING_MS);
@@ -258,7 +266,8 @@ done:
 }
 
 /* The last lines of a container's log, ANSI escape sequences removed, bounded. */
-static char *log_tail(controller_manager_t *m, const char *ns, const char *pod, const char *container)
+static char *log_tail(controller_manager_t *m, const char *ns, const char *pod,
+                      const char *container)
 {
     buf_t text = BUF_INIT;
     kube_result_t res = KUBE_RESULT_INIT;
@@ -309,7 +318,8 @@ static bool problem_reason(const char *reason)
 static const char *cond_reason(json_object *status)
 {
     json_object *conds = jpath(status, "conditions");
-    size_t n = conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+    size_t n =
+        conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *c = json_object_array_get_idx(conds, i);
         if (util_streq(jpath_str(c, "type"), "Succeeded"))
@@ -325,8 +335,9 @@ static long follow_job(run_ctx_t *c, json_object *job)
         if (!jpath_bool(job, "spec.suspend", false)) {
             /* Suspending stops the pod and keeps the Job, which the console reads. */
             kube_result_t res = KUBE_RESULT_INIT;
-            kube_err_t err = kube_patch(m->client, &RES_JOBS, c->ns, jpath_str_or(job, "metadata.name", ""),
-                                        NULL, KUBE_PATCH_MERGE, "{\"spec\":{\"suspend\":true}}", NULL, &res);
+            kube_err_t err =
+                kube_patch(m->client, &RES_JOBS, c->ns, jpath_str_or(job, "metadata.name", ""),
+                           NULL, KUBE_PATCH_MERGE, "{\"spec\":{\"suspend\":true}}", NULL, &res);
             if (err != KUBE_OK && err != KUBE_ERR_NOT_FOUND) {
                 log_api_error("cannot suspend build Job", c->key, &res);
                 kube_result_clear(&res);
@@ -335,7 +346,8 @@ static long follow_job(run_ctx_t *c, json_object *job)
             kube_result_clear(&res);
         }
         recorder_event(m->recorder, c->run, "Normal", "Cancelled", "the run was cancelled");
-        int rc = write_status(c, runstatus_failed(c->run, "Cancelled", "the run was cancelled; its build was stopped",
+        int rc = write_status(c, runstatus_failed(c->run, "Cancelled",
+                                                  "the run was cancelled; its build was stopped",
                                                   util_now()));
         if (rc == 0)
             enqueue_builder(m, c->ns, jpath_str(c->run, "spec.builderName"), 0);
@@ -346,8 +358,8 @@ static long follow_job(run_ctx_t *c, json_object *job)
     json_object *builder = informer_get(m->builders, bkey);
     json_object **pods = NULL;
     size_t npods = 0;
-    store_by_index(informer_store(m->pods), INDEX_PODS_BY_JOB, jpath_str_or(job, "metadata.uid", ""), &pods,
-                   &npods);
+    store_by_index(informer_store(m->pods), INDEX_PODS_BY_JOB,
+                   jpath_str_or(job, "metadata.uid", ""), &pods, &npods);
     runstatus_input_t in = {c->run, builder, job, pods, npods, m->log_url_base, util_now()};
     run_phase_t phase;
     const char *pod_name = NULL, *container = NULL;
@@ -393,7 +405,8 @@ static long follow_job(run_ctx_t *c, json_object *job)
         if (finished) {
             if (phase == RUN_PHASE_SUCCEEDED) {
                 atomic_fetch_add(&m->runs_succeeded, 1);
-                recorder_event(m->recorder, c->run, "Normal", "Succeeded", "the image was built and pushed");
+                recorder_event(m->recorder, c->run, "Normal", "Succeeded",
+                               "the image was built and pushed");
             } else {
                 atomic_fetch_add(&m->runs_failed, 1);
                 recorder_event(m->recorder, c->run, "Warning", "Failed", "the build failed: %s",
@@ -426,9 +439,10 @@ long reconcile_run(controller_manager_t *m, const char *key)
         rc = follow_job(&c, job);
         json_object_put(job);
     } else if (jpath_str_or(c.run, "status.kubernetesJobName", NULL)) {
-        char *msg = util_asprintf("the build Job %s was deleted before the build finished; the run is "
-                                  "not built again: create a new S2iRun",
-                                  jpath_str(c.run, "status.kubernetesJobName"));
+        char *msg =
+            util_asprintf("the build Job %s was deleted before the build finished; the run is "
+                          "not built again: create a new S2iRun",
+                          jpath_str(c.run, "status.kubernetesJobName"));
         rc = fail_with(&c, "JobDeleted", msg ? msg : "the build Job was deleted");
         free(msg);
     } else if (util_streq(jpath_str(c.run, "spec.state"), "Cancelled")) {

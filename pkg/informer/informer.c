@@ -316,6 +316,8 @@ static int apply_change(informer_t *inf, const informer_change_t *c, store_entry
         store_entry_unref(old);
         return 0;
     }
+    if (!listed)
+        return -1;
     store_entry_t *e = listed[c->listed];
     store_entry_ref(e);
     int err;

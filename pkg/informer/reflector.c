@@ -156,8 +156,10 @@ static kube_err_t list_pages(informer_t *inf, informer_listed_t *listed, kube_re
             if (!(cont = strdup(next)))
                 return kube_result_set_error(res, KUBE_ERR_CLIENT, NULL, "out of memory");
             kube_result_clear(res); /* free this page before fetching the next */
-            if (stopping(inf))
+            if (stopping(inf)) {
+                free(cont);
                 return KUBE_OK;
+            }
             continue;
         }
         /* Without it the watch would start at "now" and miss what changed meanwhile. */

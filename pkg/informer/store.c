@@ -675,8 +675,14 @@ store_entry_t *store_lookup(store_t *store, const char *key)
 int store_snapshot(store_t *store, store_entry_t ***out, size_t *len)
 {
     pthread_mutex_lock(&store->lock);
-    store_entry_t **entries = NULL;
-    if (store->len && !(entries = malloc(store->len * sizeof(*entries)))) {
+    if (store->len == 0) {
+        pthread_mutex_unlock(&store->lock);
+        *out = NULL;
+        *len = 0;
+        return 0;
+    }
+    store_entry_t **entries = malloc(store->len * sizeof(*entries));
+    if (!entries) {
         pthread_mutex_unlock(&store->lock);
         return -1;
     }

@@ -103,7 +103,8 @@ int kube_config_load_file(const char *paths, const char *context, kube_config_t 
  * kept as written. */
 int kube_config_parse(const char *yaml, size_t len, const char *path_for_messages,
                       const char *context, kube_config_t **out, char **err);
-/* In-cluster configuration. root overrides /var/run/secrets/kubernetes.io/serviceaccount (tests). */
+/* In-cluster configuration. root overrides /var/run/secrets/kubernetes.io/serviceaccount (tests).
+ */
 int kube_config_in_cluster(const char *root, kube_config_t **out, char **err);
 /* explicit may be NULL; follows the order in the header comment. */
 int kube_config_load_default(const char *explicit_path, const char *context, kube_config_t **out,

@@ -39,7 +39,10 @@ typedef struct buf {
     bool oom; /* sticky: set when an append could not allocate */
 } buf_t;
 
-#define BUF_INIT {NULL, 0, 0, false}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
 
 void buf_init(buf_t *b);
 int buf_reserve(buf_t *b, size_t extra);
