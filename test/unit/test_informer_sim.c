@@ -525,7 +525,8 @@ START_TEST(test_sim_lists_pages_then_follows_watch_events)
     /* stop is prompt while a watch is open */
     double t0 = util_monotonic();
     informer_stop(inf);
-    ck_assert_double_lt(util_monotonic() - t0, 2.0);
+    /* The open watch would otherwise run for minutes; loose bound for loaded machines. */
+    ck_assert_double_lt(util_monotonic() - t0, 10.0);
     informer_free(inf);
 }
 END_TEST

@@ -1550,7 +1550,9 @@ START_TEST(test_sim_watch_gets_bookmarks_and_stops_on_request)
     start = util_monotonic();
     atomic_store(&w.stop, true);
     pthread_join(w.thread, NULL);
-    ck_assert(util_monotonic() - start < 0.5);
+    /* The watch has no timeout: without the flag it would never end. The bound is loose
+     * so a loaded CI machine does not fail a correct client. */
+    ck_assert(util_monotonic() - start < 5);
     ck_ok(w.result.err, &w.result);
     buf_free(&w.log);
     kube_result_clear(&w.result);

@@ -503,7 +503,9 @@ START_TEST(test_alias_amplification_is_refused)
     kube_config_t *c = NULL;
     char *err = NULL;
     ck_assert_int_eq(kube_config_parse(yaml.data, yaml.len, "/v/bomb.yaml", NULL, &c, &err), -1);
-    ck_assert_double_lt(util_monotonic() - start, 2.0);
+    /* Without the alias limit this input takes minutes (and gigabytes); the bound is
+     * loose enough for valgrind and a loaded machine. */
+    ck_assert_double_lt(util_monotonic() - start, 30.0);
     ck_assert_contains(err, "kubeconfig /v/bomb.yaml: line 2");
     ck_assert_contains(err, "more than 100 aliases");
     free(err);
@@ -521,7 +523,8 @@ START_TEST(test_deep_nesting_is_refused_quickly)
     kube_config_t *c = NULL;
     char *err = NULL;
     ck_assert_int_eq(kube_config_parse(deep, len, "/v/deep.yaml", NULL, &c, &err), -1);
-    ck_assert_double_lt(util_monotonic() - start, 2.0);
+    /* Unbounded, this input took 132 s; the bound tolerates valgrind and load. */
+    ck_assert_double_lt(util_monotonic() - start, 30.0);
     ck_assert_contains(err, "kubeconfig /v/deep.yaml: line 1, column 65: nested more than 64");
     free(err);
     free(deep);
