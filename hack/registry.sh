@@ -21,16 +21,12 @@ die() {
     exit 1
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 write_config() {
-    local dir=$1 port=$2 auth=$3 tls=$4 realm=$5
+    local dir=$1 auth=$2 tls=$3 realm=$4
     {
         echo "version: 0.1"
         echo "log:"
-        echo "  level: warn"
+        echo "  level: info"
         echo "  accesslog:"
         echo "    disabled: true"
         echo "storage:"
@@ -42,7 +38,7 @@ write_config() {
         echo "    uploadpurging:"
         echo "      enabled: false"
         echo "http:"
-        echo "  addr: 127.0.0.1:$port"
+        echo "  addr: 127.0.0.1:0"
         echo "  secret: $(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
         if [ "$tls" = 1 ]; then
             echo "  tls:"
@@ -93,7 +89,7 @@ start() {
     command -v docker-registry >/dev/null || die "docker-registry is not installed (apt-get install docker-registry)"
     mkdir -p "$dir/storage"
     dir=$(cd "$dir" && pwd)
-    if [ -f "$dir/registry.pid" ] && kill -0 "$(cat "$dir/registry.pid")" 2>/dev/null; then
+    if [ -f "$dir/registry.pid" ] && alive "$(cat "$dir/registry.pid")"; then
         die "a registry already runs in $dir (pid $(cat "$dir/registry.pid"))"
     fi
     if [ -n "$auth" ]; then
@@ -111,19 +107,19 @@ start() {
     fi
     local scheme=http
     [ "$tls" = 1 ] && scheme=https
-    # The port is free when chosen but may be taken before the registry binds it:
-    # try a few.
-    for _ in 1 2 3 4 5; do
-        local port
-        port=$(free_port)
-        write_config "$dir" "$port" "$auth" "$tls" "$realm"
-        setsid docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
-        local pid=$!
-        echo "$pid" >"$dir/registry.pid"
-        for _ in $(seq 1 100); do
-            if ! kill -0 "$pid" 2>/dev/null; then
-                break
-            fi
+    # Port 0: the kernel picks a free port, the registry logs which (no race with another
+    # process taking a port we chose).
+    write_config "$dir" "$auth" "$tls" "$realm"
+    setsid docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
+    local pid=$!
+    echo "$pid" >"$dir/registry.pid"
+    local port=""
+    for _ in $(seq 1 100); do
+        alive "$pid" || break
+        if [ -z "$port" ]; then
+            port=$(sed -n 's/.*msg="listening on 127\.0\.0\.1:\([0-9]*\)[",].*/\1/p' "$dir/registry.log" | head -1)
+        fi
+        if [ -n "$port" ]; then
             local code
             code=$(curl -sk -o /dev/null -w '%{http_code}' "$scheme://127.0.0.1:$port/v2/" || true)
             if [ "$code" = 200 ] || [ "$code" = 401 ]; then
@@ -131,13 +127,19 @@ start() {
                 echo "127.0.0.1:$port"
                 return 0
             fi
-            sleep 0.1
-        done
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+        fi
+        sleep 0.05
     done
+    kill "$pid" 2>/dev/null || true
     rm -f "$dir/registry.pid"
     die "docker-registry did not start; see $dir/registry.log"
+}
+
+# Running, and not a zombie waiting for a parent (or an init) to reap it.
+alive() {
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "${state#Z}" = "$state" ]
 }
 
 stop() {
@@ -147,10 +149,10 @@ stop() {
     pid=$(cat "$dir/registry.pid")
     if kill "$pid" 2>/dev/null; then
         for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
+            alive "$pid" || break
             sleep 0.1
         done
-        kill -9 "$pid" 2>/dev/null || true
+        alive "$pid" && kill -9 "$pid" 2>/dev/null
     fi
     rm -f "$dir/registry.pid" "$dir/addr"
 }
