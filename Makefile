@@ -44,6 +44,8 @@ MODULES := $(patsubst pkg/%/,%,$(sort $(dir $(wildcard pkg/*/*.c))))
 BINARIES := $(patsubst cmd/%/,%,$(sort $(dir $(wildcard cmd/*/main.c))))
 UNIT_SRCS := $(sort $(wildcard test/unit/test_*.c))
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
+BENCH_SRCS := $(sort $(wildcard test/bench/bench_*.c))
+BENCH_BINS := $(patsubst test/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 -include $(wildcard pkg/*/module.mk) $(wildcard cmd/*/cmd.mk)
 
@@ -88,6 +90,15 @@ $(BUILD)/test/$(basename $(notdir $(1))): $(BUILD)/obj/test/unit/$(basename $(no
 endef
 $(foreach t,$(UNIT_SRCS),$(eval $(call unit_rule,$(t))))
 
+# test/bench/bench_<module>.c: a plain program linked like that module's unit tests.
+define bench_rule
+$(BUILD)/bench/$(basename $(notdir $(1))): $(BUILD)/obj/test/bench/$(basename $(notdir $(1))).o \
+        $(call libs_for,$(call test_module,$(1)))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(BENCH_SRCS),$(eval $(call bench_rule,$(t))))
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests -----------------------------------------------------------------
@@ -127,7 +138,7 @@ lint:
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-bench: all
+bench: all $(BENCH_BINS)
 	BUILD=$(BUILD) hack/bench.sh
 
 demo: check-deps all

@@ -3,9 +3,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/${BUILD:-build}"
-cd "$root/test/kube-sim"
 echo "## kube-sim"
-python3 ../bench/bench_kube_sim.py
+(cd "$root/test/kube-sim" && python3 ../bench/bench_kube_sim.py)
+cd "$root"
 for b in "$build"/bench/*; do
     [ -x "$b" ] || continue
     echo

@@ -27,4 +27,16 @@ kubectl wait --for=condition=established crd --all --timeout=30s
 
 step "what the API server now serves for devops.kubesphere.io"
 kubectl api-resources --api-group=devops.kubesphere.io
-kubectl explain s2irun.spec | head -20
+kubectl explain s2irun.spec | sed -n '1,12p'
+
+step "starting the operator"
+"$root/${BUILD:-build}/bin/s2i-operator" --kubeconfig "$KUBECONFIG" --builder-image s2i-operator/builder:demo \
+    --builder-status-interval 0.2 >"$work/operator.log" 2>&1 &
+pids+=($!)
+
+step "a sample builder and run (kube-sim's scripted kubelet plays the build pod)"
+kubectl apply -f "$root/crds/samples/secret-docker-config.yaml" -f "$root/crds/samples/secret-git-basic-auth.yaml"
+kubectl apply -f "$root/crds/samples/s2ibuilder.yaml"
+kubectl apply -f "$root/crds/samples/s2irun.yaml"
+kubectl wait --for=condition=Succeeded s2irun --all --timeout=60s
+kubectl get s2ib,s2ir,jobs,pods
