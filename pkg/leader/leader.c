@@ -261,9 +261,20 @@ static bool wait_until(leader_t *l, double until, bool wakeable)
     return stopping;
 }
 
-/* May a request start now? A leader's must end before its deadline (see leader.h). */
-static bool request_fits(const leader_t *l)
+static bool stopping(leader_t *l)
 {
+    pthread_mutex_lock(&l->lock);
+    bool stopping = l->stopping;
+    pthread_mutex_unlock(&l->lock);
+    return stopping;
+}
+
+/* May a request start now? Not when stopping (so that leader_stop waits for one request
+ * at most); a leader's must end before its deadline (see leader.h). */
+static bool request_fits(leader_t *l)
+{
+    if (stopping(l))
+        return false;
     return !atomic_load(&l->leading) ||
            util_monotonic() + l->opts.request_timeout <= valid_until(l);
 }
@@ -344,6 +355,8 @@ static attempt_t write_lease(leader_t *l, json_object *base, const char *acquire
         log_v(4, "leader election: lost a race for the Lease", "lease", l->key, "error",
               kube_err_name(err), NULL);
     } else {
+        if (err == KUBE_OK)
+            kube_result_set_error(&r, KUBE_ERR_DECODE, NULL, "the answer is not a Lease");
         log_failure(l,
                     base ? "leader election: cannot update the Lease"
                          : "leader election: cannot create the Lease",
@@ -541,10 +554,10 @@ static bool campaign(leader_t *l)
              l->opts.identity, NULL);
     for (;;) {
         pthread_mutex_lock(&l->lock);
-        bool stopping = l->stopping;
+        bool stop_now = l->stopping;
         l->woken = false;
         pthread_mutex_unlock(&l->lock);
-        if (stopping)
+        if (stop_now)
             return false;
         attempt_t a = try_acquire_or_renew(l);
         report_new_leader(l);
@@ -596,7 +609,18 @@ static void *election_main(void *arg)
     for (;;) {
         if (!campaign(l))
             break;
-        atomic_store(&l->leading, true);
+        /* leader_stop may have come while the Lease was being taken: then lead not at all */
+        pthread_mutex_lock(&l->lock);
+        bool stop_now = l->stopping;
+        bool abandon = l->no_release;
+        if (!stop_now)
+            atomic_store(&l->leading, true);
+        pthread_mutex_unlock(&l->lock);
+        if (stop_now) {
+            if (!abandon && l->opts.release_on_stop)
+                release(l);
+            break;
+        }
         log_info("leader election: acquired the Lease", "lease", l->key, "identity",
                  l->opts.identity, NULL);
         if (l->cb.on_started_leading)
@@ -604,7 +628,7 @@ static void *election_main(void *arg)
         lead_end_t end = lead(l);
         atomic_store(&l->leading, false);
         pthread_mutex_lock(&l->lock);
-        bool abandon = l->no_release;
+        abandon = l->no_release;
         pthread_mutex_unlock(&l->lock);
         if (abandon)
             break;

@@ -18,7 +18,8 @@
  *   the same way (the deletion is the change we observed): its last holder may still be
  *   leading until its renew deadline, so it is recreated by another elector only a full
  *   lease duration later. (client-go recreates at once, which can make two leaders; the
- *   holder itself recreates at its next renewal.) Fields that cannot be read (a
+ *   holder itself recreates at its next renewal. An elector that never saw the Lease still
+ *   creates it at once: it cannot know of a holder.) Fields that cannot be read (a
  *   holderIdentity that is not a string, a leaseDurationSeconds that is not a positive
  *   32-bit integer) make the record one held by an unknown holder for our own
  *   lease_duration.
@@ -37,7 +38,8 @@
  *   Differences from client-go: the deadline counts from the last success, not from
  *   retry_period after it; on_stopped_leading is called before the release is written
  *   (the operator stops reconciling before a standby may start), and only after an
- *   on_started_leading (client-go calls it whenever Run returns).
+ *   on_started_leading (client-go calls it whenever Run returns; a leader_stop that comes
+ *   while the Lease is being taken releases it without either call).
  *
  * Candidates
  *   retry every retry_period * (1 + jitter * random[0,1)) (client-go's JitterUntil with
@@ -63,9 +65,12 @@
  * Requests
  *   The elector makes its own kube client from the config it is given: request_timeout
  *   per request (connect included), no client-side rate limit and no Retry-After retries
- *   (a 429 or 503 is one failed attempt, retried at the next period). Transport errors and
- *   error answers are logged once when a streak of failures starts; transitions (acquired,
- *   new leader, lost, released) are logged once each, with the Lease's namespace/name.
+ *   (a 429 or 503 is one failed attempt, retried at the next period). The client's one
+ *   retry of a 401 after refreshing credentials can make a request last twice
+ *   request_timeout, and on_stopped_leading that much late; leader_is_leader still turns
+ *   false at the deadline. Transport errors and error answers are logged once when a
+ *   streak of failures starts; transitions (acquired, new leader, lost, released) are
+ *   logged once each, with the Lease's namespace/name.
  *
  * Ownership
  *   leader_new copies the options' strings and borrows the config, which must outlive the
@@ -120,7 +125,8 @@ int leader_new(kube_config_t *config, const leader_options_t *opts,
 /* Starts campaigning in a new thread. 0, or -1 (thread not created, or already started). */
 int leader_start(leader_t *l);
 /* Stops the election thread and waits for it: if leading, on_stopped_leading is called
- * and the Lease released (release_on_stop). Returns within about request_timeout.
+ * and the Lease released (release_on_stop). Returns within about two request_timeouts
+ * (the request in flight, the release) plus the time on_stopped_leading takes.
  * Harmless when not started or already stopped. */
 void leader_stop(leader_t *l);
 /* Waits up to timeout seconds for the election thread to end by itself (leadership lost
