@@ -330,9 +330,9 @@ static void elector_free(elector_t *e)
 {
     if (!e)
         return;
+    leader_free(e->l); /* joins the election thread: its calls are over */
     ck_assert_msg(!e->not_leader_in_started, "%s: not leader in on_started_leading", e->identity);
     ck_assert_msg(!e->leader_in_stopped, "%s: leader in on_stopped_leading", e->identity);
-    leader_free(e->l);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -597,6 +597,28 @@ START_TEST(test_stopped_leader_releases_and_polling_standby_leads_within_retry_p
 {
     /* without the watch: the standby's next try, at most retry * (1 + jitter) away */
     check_release_handover("lease-release-poll", false, RETRY * (1 + JITTER) + LATE);
+}
+END_TEST
+
+START_TEST(test_stop_without_release_leaves_the_lease_held)
+{
+    const char *name = "lease-no-release";
+    leader_options_t o;
+    test_options(&o, name);
+    o.release_on_stop = false;
+    sampler_start();
+    sampler_put(0, elector_start(name, "pod-a", &o));
+    wait_for_leader(1, PATIENCE);
+    elector_t *e = slot(0);
+    wait_started(e, 1);
+    leader_stop(e->l);
+    ck_assert(!leader_is_leader(e->l));
+    ck_assert_int_eq(calls_of(e).stopped, 1);
+    json_object *lease = lease_get(name);
+    ck_assert_str_eq(field(lease, "spec", "holderIdentity"), e->identity);
+    ck_assert_str_eq(field(lease, "spec", "leaseDurationSeconds"), "2");
+    json_object_put(lease);
+    sampler_finish();
 }
 END_TEST
 
@@ -882,6 +904,7 @@ int main(void)
     tcase_add_test(tc, test_one_of_two_electors_leads);
     tcase_add_test(tc, test_stopped_leader_releases_and_standby_leads_within_a_second);
     tcase_add_test(tc, test_stopped_leader_releases_and_polling_standby_leads_within_retry_period);
+    tcase_add_test(tc, test_stop_without_release_leaves_the_lease_held);
     tcase_add_test(tc, test_killed_leader_is_replaced_after_lease_duration_not_before);
     tcase_add_test(tc, test_denied_renewals_stop_leading_within_renew_deadline);
     tcase_add_test(tc, test_lost_leadership_ends_the_election_without_rejoin);
