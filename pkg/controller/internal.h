@@ -59,6 +59,10 @@ struct controller_manager {
 long reconcile_run(controller_manager_t *m, const char *key);
 long reconcile_builder(controller_manager_t *m, const char *key);
 
+/* Rolls a finished run's image out to the builder's autoscale workloads (autoscale.c).
+ * 0 done or nothing to do, -1 retry. */
+int autoscale_workloads(controller_manager_t *m, json_object *run, json_object *builder);
+
 /* "ns/name" split into caller buffers; false when malformed. */
 bool split_key(const char *key, char *ns, size_t ns_len, char *name, size_t name_len);
 

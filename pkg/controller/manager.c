@@ -215,8 +215,16 @@ static void on_builder_add(json_object *obj, void *data)
 
 static void on_builder_update(json_object *old, json_object *obj, void *data)
 {
-    (void)old;
-    on_builder_add(obj, data);
+    controller_manager_t *m = data;
+    enqueue_builder(m, jpath_str(obj, "metadata.namespace"), jpath_str(obj, "metadata.name"), 0);
+    /* Only a change its runs can see (spec, annotations, deletion) concerns them: the
+     * builder's own status writes must not cost a pass over all its runs. */
+    json_object *oa = jpath(old, "metadata.annotations"), *na = jpath(obj, "metadata.annotations");
+    if (jpath_int(old, "metadata.generation", 0) != jpath_int(obj, "metadata.generation", 0) ||
+        !((oa == NULL && na == NULL) || (oa && na && json_object_equal(oa, na))) ||
+        !util_streq(jpath_str(old, "metadata.deletionTimestamp"),
+                    jpath_str(obj, "metadata.deletionTimestamp")))
+        requeue_runs_of_builder(m, obj);
 }
 
 static void on_builder_delete(json_object *obj, void *data)

@@ -1,1 +1,1 @@
-controller_DEPS := informer workqueue kube util
+controller_DEPS := informer workqueue api kube util

@@ -11,6 +11,8 @@
  */
 #include "controller/internal.h"
 
+#include "api/api.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@ typedef struct run_ref {
     json_object *run; /* borrowed from the index result */
     double start;     /* status.startTime, 0 when unset */
     double done;      /* status.completionTime, 0 when unset */
+    double created;   /* metadata.creationTimestamp */
 } run_ref_t;
 
 static double time_of(json_object *obj, const char *path)
@@ -89,10 +92,19 @@ static void delete_run(controller_manager_t *m, json_object *run, const char *wh
     kube_result_clear(&res);
 }
 
+/* Oldest first. Times have whole seconds, so runs finishing in the same second are
+ * ordered by start, then creation, then name: never the newest deleted by a tie. */
 static int by_done_oldest_first(const void *a, const void *b)
 {
     const run_ref_t *x = a, *y = b;
-    return x->done < y->done ? -1 : x->done > y->done ? 1 : 0;
+    if (x->done != y->done)
+        return x->done < y->done ? -1 : 1;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return strcmp(jpath_str_or(x->run, "metadata.name", ""),
+                  jpath_str_or(y->run, "metadata.name", ""));
 }
 
 /* Deletes the oldest finished runs of one outcome beyond limit. Returns how many. */
@@ -119,46 +131,47 @@ static size_t apply_history_limit(controller_manager_t *m, run_ref_t *refs, size
     return deleted;
 }
 
-/* The Ready condition: what would stop this builder's runs from building. */
+/* The Ready condition: what would stop this builder's runs from building, by the same
+ * rules as the validating webhook (pkg/api), so a builder that slipped past admission
+ * (webhook down, failurePolicy Ignore) says what is wrong with it. */
 static void ready_condition(controller_manager_t *m, json_object *builder, const char **status,
                             char **reason, char **message)
 {
-    json_object *config = jpath(builder, "spec.config");
-    const char *tname = jpath_str_or(builder, "spec.fromTemplate.name", NULL);
     *status = "False";
     *reason = NULL;
     *message = NULL;
-    if (!config) {
+    const char *tname = jpath_str_or(builder, "spec.fromTemplate.name", NULL);
+    json_object *tobj = tname ? informer_get(m->templates, tname) : NULL;
+    api_s2ibuilder_t *b = NULL;
+    api_s2ibuilder_template_t *t = NULL;
+    char *err = NULL;
+    api_errors_t errs;
+    api_errors_init(&errs);
+    if (api_s2ibuilder_decode(builder, &b, &err) < 0) {
         *reason = util_strdup("InvalidConfig");
-        *message = util_strdup("spec.config is missing");
-        return;
-    }
-    if (!jpath_str_or(config, "imageName", NULL)) {
+        *message = err ? err : util_strdup("the builder cannot be decoded");
+        err = NULL;
+    } else if (tobj && api_s2ibuilder_template_decode(tobj, &t, &err) < 0) {
+        *reason = util_strdup("InvalidTemplate");
+        *message = err ? err : util_strdup("the template cannot be decoded");
+        err = NULL;
+    } else if (tname && !tobj) {
+        *reason = util_strdup("TemplateNotFound");
+        *message = util_asprintf("S2iBuilderTemplate \"%s\" not found", tname);
+    } else if (api_s2ibuilder_default(b) == 0 && api_s2ibuilder_validate(b, t, &errs) == 0 &&
+               errs.len == 0) {
+        *status = "True";
+        *reason = util_strdup("Ready");
+        *message = util_strdup("runs of this builder can build");
+    } else {
         *reason = util_strdup("InvalidConfig");
-        *message = util_strdup("Required value not specified for \"imageName\"");
-        return;
+        *message = api_errors_message(&errs);
     }
-    if (!jpath_bool(config, "isBinaryURL", false) && !jpath_str_or(config, "sourceUrl", NULL)) {
-        *reason = util_strdup("InvalidConfig");
-        *message = util_strdup("Required value not specified for \"sourceUrl\"");
-        return;
-    }
-    if (tname) {
-        json_object *tmpl = informer_get(m->templates, tname);
-        if (!tmpl) {
-            *reason = util_strdup("TemplateNotFound");
-            *message = util_asprintf("S2iBuilderTemplate \"%s\" not found", tname);
-            return;
-        }
-        json_object_put(tmpl);
-    } else if (!jpath_str_or(config, "builderImage", NULL)) {
-        *reason = util_strdup("InvalidConfig");
-        *message = util_strdup("Required value not specified for \"builderImage\"");
-        return;
-    }
-    *status = "True";
-    *reason = util_strdup("Ready");
-    *message = util_strdup("runs of this builder can build");
+    free(err);
+    api_errors_clear(&errs);
+    api_s2ibuilder_free(b);
+    api_s2ibuilder_template_free(t);
+    json_object_put(tobj);
 }
 
 static json_object *builder_status(controller_manager_t *m, json_object *builder, run_ref_t *refs,
@@ -291,6 +304,7 @@ long reconcile_builder(controller_manager_t *m, const char *key)
         refs[i].run = runs[i];
         refs[i].start = time_of(runs[i], "status.startTime");
         refs[i].done = time_of(runs[i], "status.completionTime");
+        refs[i].created = time_of(runs[i], "metadata.creationTimestamp");
     }
     size_t deleted =
         apply_history_limit(m, refs, n, RUN_STATE_SUCCESSFUL,

@@ -432,8 +432,18 @@ long reconcile_run(controller_manager_t *m, const char *key)
     if (!c.run)
         return 0;
     long rc = 0;
-    if (jpath_str(c.run, "metadata.deletionTimestamp") || runstatus_finished(c.run))
+    if (jpath_str(c.run, "metadata.deletionTimestamp"))
         goto out;
+    if (runstatus_finished(c.run)) {
+        /* The status is final; what remains is upstream's roll-out into workloads. */
+        char bkey[512];
+        snprintf(bkey, sizeof bkey, "%s/%s", c.ns, jpath_str_or(c.run, "spec.builderName", ""));
+        json_object *builder = informer_get(m->builders, bkey);
+        if (builder && autoscale_workloads(m, c.run, builder) < 0)
+            rc = -1;
+        json_object_put(builder);
+        goto out;
+    }
     json_object *job = job_of(m, c.run);
     if (job) {
         rc = follow_job(&c, job);

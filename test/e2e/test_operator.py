@@ -4,6 +4,7 @@ out; builders appear late and are deleted; history is pruned; the KubeSphere
 console's queries resolve."""
 import json
 import subprocess
+import time
 
 from .e2eutil import E2ETestCase, wait_for
 
@@ -214,3 +215,33 @@ class OperatorTest(E2ETestCase):
         op.stop(check=True)
         self.assertIn("shutting down", op.text())
         type(self).operator = self.start_operator()
+
+    def test_successful_build_rolls_out_to_the_autoscale_workload(self):
+        dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"s2ibuilder": "web"}},
+               "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "app", "image": "registry.e2e:5000/demo/old:1"}]}}}}
+        self.apply(dep)
+        b = self.s2ibuilder("web")
+        # Exactly as the KubeSphere console writes it: capitalised keys, a stray "container".
+        b["metadata"]["annotations"] = {"devops.kubesphere.io/autoscale":
+                                        '[{ "Kind": "Deployment", "Name": "web", "initReplicas": 2, "container": "app" }]'}
+        self.apply(b)
+        self.apply(self.s2irun("web-1", "web", newTag="v7"))
+        self.wait_run("web-1")
+        d = wait_for(lambda: (lambda d: d if d["metadata"].get("annotations", {}).get(
+            "devops.kubesphere.io/inithasbeencomplted") else None)(self.get("deployment", "web")), what="rolled out")
+        self.assertEqual(d["metadata"]["annotations"]["devops.kubesphere.io/inithasbeencomplted"], "Successful")
+        self.assertEqual(d["spec"]["replicas"], 2)
+        self.assertEqual(d["spec"]["template"]["spec"]["containers"][0]["image"], "registry.e2e:5000/demo/web:v7")
+        self.assertEqual(d["spec"]["template"]["metadata"]["labels"]["devops.kubesphere.io/s2ir"], "web-1")
+        wait_for(lambda: "devops.kubesphere.io/completedscale" in
+                 self.get("s2irun", "web-1")["metadata"].get("annotations", {}), what="completedscale")
+        # A rerun the user asked not to roll out leaves the workload alone.
+        r = self.s2irun("web-2", "web", newTag="v8")
+        r["metadata"]["annotations"] = {"devops.kubesphere.io/donotautoscale": "true"}
+        self.apply(r)
+        self.wait_run("web-2")
+        time.sleep(1)
+        self.assertEqual(self.get("deployment", "web")["spec"]["template"]["spec"]["containers"][0]["image"],
+                         "registry.e2e:5000/demo/web:v7")
