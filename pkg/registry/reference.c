@@ -249,9 +249,8 @@ int registry_ref_parse(const char *s, registry_ref_t *out, char **err)
     registry_ref_t r = REGISTRY_REF_INIT;
     buf_t b = BUF_INIT;
     if (explicit_domain) {
+        /* kept as written: lower-casing "Host/x" would turn it into docker.io/host/x */
         r.registry = strndup(s, domain_len);
-        for (char *p = r.registry; p && *p; p++)
-            *p = (char)tolower((unsigned char)*p);
         if (r.registry && strcmp(r.registry, "index.docker.io") == 0) {
             free(r.registry);
             r.registry = util_strdup(REGISTRY_DOCKER_HUB);
@@ -274,7 +273,8 @@ int registry_ref_parse(const char *s, registry_ref_t *out, char **err)
         registry_ref_clear(&r);
         return fail(err, "%s", "out of memory");
     }
-    if (strlen(r.repository) + (explicit_domain ? domain_len + 1 : 0) > NAME_MAX_TOTAL) {
+    /* as docker: the limit applies to the normalised name, "docker.io/library/..." */
+    if (strlen(r.registry) + 1 + strlen(r.repository) > NAME_MAX_TOTAL) {
         registry_ref_clear(&r);
         return fail(err, "invalid reference \"%.80s...\": name longer than 255 characters", s);
     }

@@ -103,7 +103,7 @@ registry_err_t registry_error_from_response(registry_error_t *e, long http_code,
 #define REGISTRY_DOCKER_HUB_API "registry-1.docker.io"
 
 typedef struct registry_ref {
-    char *registry;   /* "docker.io", "localhost:5000", "[::1]:5000" (lower-cased) */
+    char *registry;   /* "docker.io", "localhost:5000", "[::1]:5000" (as written) */
     char *repository; /* "library/nginx" */
     char *tag;        /* "latest" when neither tag nor digest was given; NULL otherwise */
     char *digest;     /* "sha256:<64 hex>", or NULL */

@@ -346,7 +346,8 @@ static const struct {
     {"127.0.0.1:5000/a/b/c:1", "127.0.0.1:5000", "a/b/c", "1", NULL},
     {"[::1]:5000/app", "[::1]:5000", "app", "latest", NULL},
     {"quay.io/coreos/etcd", "quay.io", "coreos/etcd", "latest", NULL},
-    {"Registry.Example.COM/team/app", "registry.example.com", "team/app", "latest", NULL},
+    {"Registry.Example.COM/team/app", "Registry.Example.COM", "team/app", "latest", NULL},
+    {"19U/ne/cp0p", "19U", "ne/cp0p", "latest", NULL}, /* upper case makes it a host */
     {"ghcr.io/o/r@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
      "ghcr.io", "o/r", NULL,
      "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
@@ -435,6 +436,13 @@ START_TEST(test_reference_errors_say_what_is_wrong)
     char *err = NULL;
     ck_assert_int_eq(registry_ref_parse(b.data, &r, &err), -1);
     ck_assert_ptr_nonnull(strstr(err, "255"));
+    free(err);
+    /* the limit counts the normalised name: "docker.io/" + 250 is too long */
+    buf_reset(&b);
+    buf_puts(&b, "team/");
+    for (int i = 0; i < 245; i++)
+        buf_putc(&b, 'a');
+    ck_assert_int_eq(registry_ref_parse(b.data, &r, &err), -1);
     free(err);
     buf_free(&b);
     ck_assert_int_eq(registry_ref_parse(NULL, &r, NULL), -1);
