@@ -400,6 +400,24 @@ static bool url_on_host(const char *url, const char *scheme, const char *host)
     return same;
 }
 
+/* "host" or "host:port" of a URL, as registries are named; NULL if it has none. */
+static char *url_host_port(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *out = NULL;
+    if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+            out = util_asprintf("%s:%s", host, port);
+        else
+            out = util_strdup(host);
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
+}
+
 /* ---- responses and the easy handle ------------------------------------------------ */
 
 void response_init(response_t *r)
@@ -849,6 +867,19 @@ static registry_err_t fetch_token(registry_client_t *c, const char *registry, co
     if (!url)
         return registry_error_set(error, REGISTRY_ERR_CLIENT, 0, NULL,
                                   "%s: invalid token realm URL", registry);
+    /* The realm's TLS settings: the registry's when the registry's host serves it, else
+     * those configured for the realm's own host (a registry's private CA must not be forced
+     * on a public token service). */
+    host_view_t realm_view = {0};
+    char *realm_host = url_host_port(v->realm);
+    bool own = realm_host && strcmp(realm_host, api_host(registry)) == 0;
+    if (!own && (!realm_host || host_view_take(c, realm_host, &realm_view) < 0)) {
+        free(realm_host);
+        free(url);
+        return registry_error_set(error, REGISTRY_ERR_PROTOCOL, 0, NULL,
+                                  "%s: unusable token realm %s", registry, v->realm);
+    }
+    free(realm_host);
     char *auth = NULL;
     if (creds->username) {
         char *plain = util_asprintf("%s:%s", creds->username, creds->password);
@@ -860,6 +891,7 @@ static registry_err_t fetch_token(registry_client_t *c, const char *registry, co
         free(b64);
         if (!auth) {
             free(url);
+            host_view_clear(&realm_view);
             return registry_error_set(error, REGISTRY_ERR_CLIENT, 0, NULL, "out of memory");
         }
     }
@@ -871,7 +903,7 @@ static registry_err_t fetch_token(registry_client_t *c, const char *registry, co
     registry_err_t rc = REGISTRY_OK;
     for (int attempt = 0;; attempt++) {
         response_clear(&resp);
-        perform(c, v, &req, url, auth, &resp);
+        perform(c, own ? v : &realm_view, &req, url, auth, &resp);
         bool again = resp.curl_code != CURLE_OK ? transient_curl_error(resp.curl_code)
                                                 : retryable_status(resp.code);
         if (!again || attempt >= c->opts.max_retries)
@@ -918,6 +950,7 @@ out:
     if (resp.body.data)
         explicit_bzero(resp.body.data, resp.body.len);
     response_clear(&resp);
+    host_view_clear(&realm_view);
     if (auth)
         explicit_bzero(auth, strlen(auth));
     free(auth);
