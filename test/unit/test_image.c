@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -994,6 +995,42 @@ START_TEST(test_unchanged_tree_has_no_changes_and_specials_are_skipped)
 }
 END_TEST
 
+START_TEST(test_one_file_system_leaves_mounts_out)
+{
+    char *tree = make_tmpdir();
+    make_dir(tree, "mnt");
+    write_file(tree, "kept", "k");
+    char p[4096];
+    at(tree, "mnt", p, sizeof(p));
+    if (mount("none", p, "tmpfs", 0, "size=1m") < 0) {
+        /* not privileged here: the rest of the suite covers the walk */
+        fprintf(stderr, "test_one_file_system_leaves_mounts_out: skipped (mount: %s)\n",
+                strerror(errno));
+        rm_tree(tree);
+        free(tree);
+        return;
+    }
+    write_file(tree, "mnt/on-tmpfs", "t");
+    image_snapshot_options_t so = {.one_file_system = true};
+    image_snapshot_t *a = NULL, *b = NULL;
+    ck_assert_int_eq(image_snapshot_take(tree, &so, &a, NULL), IMAGE_OK);
+    ck_assert_uint_eq(image_snapshot_len(a), 1);
+    ck_assert_str_eq(image_snapshot_note(a, 0), "mnt: on another file system (a mount): not "
+                                                "recorded");
+    write_file(tree, "mnt/also", "a");
+    ck_assert_int_eq(image_snapshot_take(tree, &so, &b, NULL), IMAGE_OK);
+    image_changes_t ch = IMAGE_CHANGES_INIT;
+    ck_assert_int_eq(image_snapshot_diff(a, b, &ch, NULL), IMAGE_OK);
+    ck_assert_uint_eq(ch.len, 0);
+    image_changes_clear(&ch);
+    image_snapshot_free(a);
+    image_snapshot_free(b);
+    umount2(p, MNT_DETACH);
+    rm_tree(tree);
+    free(tree);
+}
+END_TEST
+
 /* Runs the snapshot/diff of a tree with an unreadable directory as an unprivileged user
  * (root reads everything), printing the result to fd. */
 static void unprivileged_diff(const char *tree, int fd)
@@ -1290,6 +1327,7 @@ int main(void)
     tcase_add_test(fs, test_layer_writer_entries_and_errors);
     tcase_add_test(fs, test_snapshot_diff_layer_and_extract_round_trip);
     tcase_add_test(fs, test_unchanged_tree_has_no_changes_and_specials_are_skipped);
+    tcase_add_test(fs, test_one_file_system_leaves_mounts_out);
     tcase_add_test(fs, test_permission_denied_directory_is_reported_not_fatal);
     tcase_add_test(fs, test_extract_refuses_traversal_and_contains_symlinks);
     tcase_add_test(fs, test_extract_whiteouts_in_any_order);
