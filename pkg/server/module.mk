@@ -1,0 +1,1 @@
+server_DEPS := metrics util
