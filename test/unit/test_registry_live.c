@@ -3,7 +3,7 @@
  * (distribution 2.8) started on loopback by hack/registry.sh, three of them:
  *   plain  HTTP, no authentication
  *   basic  HTTPS (self-signed, its certificate given as CA) with htpasswd Basic auth
- *   token  HTTP with bearer token auth; the token server is a thread of this test that
+ *   token  HTTP with bearer token auth; the token server is a process of this test that
  *          signs RS256 JWTs with the key hack/registry.sh generated (x5c header)
  * and skopeo as an independent client to check what we pushed. Run from the repo root.
  * The registries are started once in main (before Check forks the tests) and stopped at
@@ -20,7 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <poll.h>
-#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,13 +264,22 @@ static const char *jstr(json_object *o, const char *a, const char *b)
 
 /* ---- token server -------------------------------------------------------------------------- */
 
+/* A process of its own (forked before the tests), so the tests Check forks see no thread
+ * they did not start; requests are counted in shared memory. */
 typedef struct token_server {
     int fd;
     int port;
-    pthread_t thread;
-    atomic_bool stop;
-    atomic_int *requests; /* shared with forked tests */
+    pid_t pid;
+    atomic_int *requests;
 } token_server_t;
+
+static volatile sig_atomic_t token_server_stopping;
+
+static void token_server_on_term(int sig)
+{
+    (void)sig;
+    token_server_stopping = 1;
+}
 
 static token_server_t token_server;
 
@@ -429,10 +438,10 @@ out:
     close(fd);
 }
 
-static void *token_thread(void *arg)
+static void token_server_loop(void)
 {
-    (void)arg;
-    while (!atomic_load(&token_server.stop)) {
+    signal(SIGTERM, token_server_on_term);
+    while (!token_server_stopping) {
         struct pollfd p = {.fd = token_server.fd, .events = POLLIN};
         if (poll(&p, 1, 50) <= 0)
             continue;
@@ -440,7 +449,8 @@ static void *token_thread(void *arg)
         if (fd >= 0)
             token_serve(fd);
     }
-    return NULL;
+    close(token_server.fd);
+    _exit(0);
 }
 
 static void token_server_start(void)
@@ -457,13 +467,16 @@ static void token_server_start(void)
         exit(1);
     }
     token_server.port = ntohs(a.sin_port);
-    pthread_create(&token_server.thread, NULL, token_thread, NULL);
+    fflush(NULL);
+    token_server.pid = fork();
+    if (token_server.pid == 0)
+        token_server_loop();
 }
 
 static void token_server_stop(void)
 {
-    atomic_store(&token_server.stop, true);
-    pthread_join(token_server.thread, NULL);
+    kill(token_server.pid, SIGTERM);
+    waitpid(token_server.pid, NULL, 0);
     close(token_server.fd);
     munmap(token_server.requests, sizeof(atomic_int));
 }
@@ -812,10 +825,10 @@ int main(void)
         perror("mkdtemp");
         return EXIT_FAILURE;
     }
+    snprintf(basic_ca, sizeof(basic_ca), "%s/basic/cert.pem", scratch);
+    snprintf(token_dir, sizeof(token_dir), "%s/token", scratch); /* before the fork */
     token_server_start();
     char *token_args = util_asprintf("--token http://127.0.0.1:%d/token", token_server.port);
-    snprintf(basic_ca, sizeof(basic_ca), "%s/basic/cert.pem", scratch);
-    snprintf(token_dir, sizeof(token_dir), "%s/token", scratch);
     int failed = 1;
     if (start_registry("plain", "", plain_addr, sizeof(plain_addr)) == 0 &&
         start_registry("basic", "--tls --auth " BASIC_USER ":" BASIC_PASS, basic_addr,
