@@ -177,9 +177,7 @@ class Api:
             raise errors.bad_request("the API version in the data (%s) does not match the expected API version "
                                      "(%s)" % (api_version, rtype.api_version) if api_version != rtype.api_version
                                      else 'the object provided is unrecognized (must be of type %s)' % rtype.kind)
-        md = body.get("metadata")
-        if md is not None and not isinstance(md, dict):
-            raise errors.bad_request("metadata must be an object")
+        strategies.check_types(rtype, body)
         obj = clone(body)
         obj.setdefault("metadata", {})
         if rtype.namespaced:
@@ -529,6 +527,7 @@ class Api:
             out.setdefault("kind", rtype.kind)
             if out.get("kind") != rtype.kind or out.get("apiVersion") != rtype.api_version:
                 raise errors.bad_request("the patch must not change the kind or apiVersion")
+            strategies.check_types(rtype, out)
             if rtype.is_crd and rtype.schema:
                 unknown = schemamod.prune(out, rtype.schema)
                 if unknown and ctx.field_validation == "Strict":

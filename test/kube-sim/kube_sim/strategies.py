@@ -445,11 +445,98 @@ def validate(rtype, obj, old):
                     raise errors.bad_request("illegal base64 data in %s.clientConfig.caBundle" % p)
     elif k == ("coordination.k8s.io", "leases"):
         spec = obj.get("spec") or {}
-        for f in ("leaseDurationSeconds", "leaseTransitions"):
-            v = spec.get(f)
-            if v is not None and (not isinstance(v, int) or v < 0 or (f == "leaseDurationSeconds" and v == 0)):
-                causes.append(errors.field_invalid("spec." + f, v, "must be greater than 0"))
+        v = spec.get("leaseDurationSeconds")
+        if v is not None and v <= 0:
+            causes.append(errors.field_invalid("spec.leaseDurationSeconds", v, "must be greater than 0"))
+        v = spec.get("leaseTransitions")
+        if v is not None and v < 0:
+            causes.append(errors.field_invalid("spec.leaseTransitions", v, "must be greater than or equal to 0"))
     return causes
+
+
+# -- decoding: JSON types of built-in fields ---------------------------------------------
+# A real server decodes built-ins into Go structs, so a wrong JSON type is a 400 decode
+# error, not a 422. These are the fields our clients (and tests) write.
+_T = {
+    "meta": {"name": "string", "generateName": "string", "namespace": "string", "labels": "strmap",
+             "annotations": "strmap", "finalizers": "strlist", "ownerReferences": "array"},
+    ("coordination.k8s.io", "leases"): {"spec": {"holderIdentity": "string", "leaseDurationSeconds": "int32",
+                                                 "acquireTime": "microtime", "renewTime": "microtime",
+                                                 "leaseTransitions": "int32"}},
+    ("batch", "jobs"): {"spec": {"backoffLimit": "int32", "activeDeadlineSeconds": "int64",
+                                 "ttlSecondsAfterFinished": "int32", "parallelism": "int32",
+                                 "completions": "int32", "suspend": "bool", "template": "object"}},
+    ("", "pods"): {"spec": {"containers": "array", "initContainers": "array", "restartPolicy": "string",
+                            "nodeName": "string", "volumes": "array"}},
+    ("", "configmaps"): {"data": "strmap", "binaryData": "strmap"},
+    ("", "secrets"): {"data": "strmap", "stringData": "strmap", "type": "string"},
+    ("", "events"): {"count": "int32", "reason": "string", "message": "string", "type": "string"},
+}
+_GO = {"string": "string", "int32": "int32", "int64": "int64", "bool": "bool", "object": "struct",
+       "strmap": "map[string]string", "strlist": "[]string", "array": "[]", "microtime": "v1.MicroTime"}
+
+
+def _json_type(v):
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def _type_ok(t, v):
+    if v is None:
+        return True
+    if t == "string":
+        return isinstance(v, str)
+    if t in ("int32", "int64"):
+        lim = 2 ** 31 if t == "int32" else 2 ** 63
+        return isinstance(v, int) and not isinstance(v, bool) and -lim <= v < lim
+    if t == "bool":
+        return isinstance(v, bool)
+    if t == "object":
+        return isinstance(v, dict)
+    if t == "strmap":
+        return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+    if t == "strlist":
+        return isinstance(v, list) and all(isinstance(x, str) for x in v)
+    if t == "array":
+        return isinstance(v, list)
+    if t == "microtime":
+        import re as _re
+        return isinstance(v, str) and _re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", v)
+    return True
+
+
+def check_types(rtype, obj):
+    """Raises the 400 a real server's decoder gives for a wrong JSON type."""
+    if rtype.is_crd:
+        return
+    def fail(path, t, v):
+        raise errors.bad_request('%s in version "%s" cannot be handled as a %s: json: cannot unmarshal %s into Go '
+                                 'struct field %s of type %s' % (rtype.kind, rtype.version, rtype.kind,
+                                                                 _json_type(v), path, _GO.get(t, t)))
+    for top in ("metadata", "spec", "status"):
+        if top in obj and obj[top] is not None and not isinstance(obj[top], dict):
+            fail("%s.%s" % (rtype.kind, top), "object", obj[top])
+    for f, t in _T["meta"].items():
+        v = (obj.get("metadata") or {}).get(f)
+        if not _type_ok(t, v):
+            fail("%s.metadata.%s" % (rtype.kind, f), t, v)
+    for f, t in _T.get(key(rtype), {}).items():
+        if isinstance(t, dict):
+            sub = obj.get(f) or {}
+            for g, tt in t.items():
+                if not _type_ok(tt, sub.get(g)):
+                    fail("%s.%s.%s" % (rtype.kind, f, g), tt, sub.get(g))
+        elif not _type_ok(t, obj.get(f)):
+            fail("%s.%s" % (rtype.kind, f), t, obj.get(f))
 
 
 def after_create(rtype, obj, api):

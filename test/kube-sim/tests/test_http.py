@@ -70,6 +70,23 @@ class HttpTest(SimTestCase):
         code, body, _ = self.sim.request("POST", "/api/v1/namespaces/nowhere/configmaps", cm("x"))
         self.assertEqual((code, body["message"]), (404, 'namespaces "nowhere" not found'))
 
+    def test_wrong_json_types_in_built_ins_are_decode_errors(self):
+        leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"}}
+        for spec, field in (("garbage", "Lease.spec"), ({"holderIdentity": 42}, "Lease.spec.holderIdentity"),
+                            ({"renewTime": "yesterday"}, "Lease.spec.renewTime"),
+                            ({"leaseDurationSeconds": 99999999999}, "Lease.spec.leaseDurationSeconds")):
+            code, body, _ = self.sim.request("POST", leases, dict(lease, spec=spec))
+            self.assertEqual((code, body["reason"]), (400, "BadRequest"), spec)
+            self.assertIn("cannot be handled as a Lease", body["message"])
+            self.assertIn(field, body["message"])
+        code, body, _ = self.sim.request("POST", leases, dict(lease, spec={"leaseTransitions": -1}))
+        self.assertEqual((code, body["details"]["causes"][0]["message"]),
+                         (422, "Invalid value: -1: must be greater than or equal to 0"))
+        code, _, _ = self.sim.request("POST", leases, dict(lease, spec={
+            "holderIdentity": "a", "leaseDurationSeconds": 15, "renewTime": "2026-11-26T06:33:38.123456Z"}))
+        self.assertEqual(code, 201)
+
     def test_resource_version_is_global_and_noop_updates_are_not_written(self):
         _, a, _ = self.sim.request("POST", CM, cm("rv-a"))
         _, b, _ = self.sim.request("POST", "/api/v1/namespaces/default/secrets",
