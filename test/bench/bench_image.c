@@ -15,9 +15,7 @@
  *   - its push to a loopback registry: monolithic, chunked (8 MiB), and a registry-to-
  *     registry streamed copy; MiB/s of compressed bytes.
  *
- *   cc -O2 -std=gnu11 -D_GNU_SOURCE -Ipkg test/bench/bench_image.c build/lib/libimage.a \
- *     build/lib/libregistry.a build/lib/libutil.a \
- *     $(pkg-config --libs libcurl json-c openssl libarchive zlib) -lpthread -lm -o bench_image
+ * Built as build/bench/bench_image and run by `make bench`.
  */
 #include <fcntl.h>
 #include <stdio.h>
