@@ -26,6 +26,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+#include <stddef.h>
+
 #include "kube/kube.h"
 
 typedef struct controller_options {
@@ -68,5 +71,17 @@ bool controller_manager_wait_for_sync(controller_manager_t *m, double timeout);
 void controller_manager_stop(controller_manager_t *m);
 void controller_manager_free(controller_manager_t *m);
 void controller_manager_stats(controller_manager_t *m, controller_stats_t *out);
+
+/* Read access to the caches for other parts of the operator (admission webhooks, the
+ * log and trigger endpoints): a new reference the caller puts, or NULL when absent or
+ * the caches have not synced. key: "namespace/name" (a template: "name"). */
+json_object *controller_manager_get_run(controller_manager_t *m, const char *key);
+json_object *controller_manager_get_builder(controller_manager_t *m, const char *key);
+json_object *controller_manager_get_template(controller_manager_t *m, const char *name);
+/* Pods of a run's Job(s), newest first (*out malloc'd array of new references, freed
+ * with controller_objects_free). */
+int controller_manager_run_pods(controller_manager_t *m, json_object *run, json_object ***out,
+                                size_t *len);
+void controller_objects_free(json_object **objs, size_t len);
 
 #endif

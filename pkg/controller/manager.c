@@ -548,3 +548,78 @@ void controller_manager_stats(controller_manager_t *m, controller_stats_t *out)
         out->cache_bytes += st.store_bytes;
     }
 }
+
+/* ---- cache access for other modules ------------------------------------------------- */
+
+json_object *controller_manager_get_run(controller_manager_t *m, const char *key)
+{
+    return informer_has_synced(m->runs) ? informer_get(m->runs, key) : NULL;
+}
+
+json_object *controller_manager_get_builder(controller_manager_t *m, const char *key)
+{
+    return informer_has_synced(m->builders) ? informer_get(m->builders, key) : NULL;
+}
+
+json_object *controller_manager_get_template(controller_manager_t *m, const char *name)
+{
+    return informer_has_synced(m->templates) ? informer_get(m->templates, name) : NULL;
+}
+
+void controller_objects_free(json_object **objs, size_t len)
+{
+    store_objects_free(objs, len);
+}
+
+static int pod_newer_first(const void *a, const void *b)
+{
+    const char *ta = jpath_str_or(*(json_object *const *)a, "metadata.creationTimestamp", "");
+    const char *tb = jpath_str_or(*(json_object *const *)b, "metadata.creationTimestamp", "");
+    int c = strcmp(tb, ta);
+    if (c)
+        return c;
+    return strcmp(jpath_str_or(*(json_object *const *)b, "metadata.name", ""),
+                  jpath_str_or(*(json_object *const *)a, "metadata.name", ""));
+}
+
+int controller_manager_run_pods(controller_manager_t *m, json_object *run, json_object ***out,
+                                size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    json_object **jobs = NULL;
+    size_t njobs = 0;
+    if (store_by_index(informer_store(m->jobs), INDEX_JOBS_BY_RUN,
+                       jpath_str_or(run, "metadata.uid", ""), &jobs, &njobs) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t j = 0; j < njobs && rc == 0; j++) {
+        json_object **pods = NULL;
+        size_t n = 0;
+        if (store_by_index(informer_store(m->pods), INDEX_PODS_BY_JOB,
+                           jpath_str_or(jobs[j], "metadata.uid", ""), &pods, &n) < 0) {
+            rc = -1;
+            break;
+        }
+        json_object **grown = realloc(*out, (*len + n) * sizeof *grown);
+        if (!grown && *len + n > 0) {
+            store_objects_free(pods, n);
+            rc = -1;
+            break;
+        }
+        *out = grown;
+        for (size_t i = 0; i < n; i++)
+            (*out)[(*len)++] = pods[i];
+        free(pods);
+    }
+    store_objects_free(jobs, njobs);
+    if (rc < 0) {
+        store_objects_free(*out, *len);
+        *out = NULL;
+        *len = 0;
+        return -1;
+    }
+    if (*len > 1)
+        qsort(*out, *len, sizeof **out, pod_newer_first);
+    return 0;
+}
