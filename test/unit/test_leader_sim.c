@@ -781,10 +781,9 @@ END_TEST
 
 START_TEST(test_garbage_leases_are_taken_after_a_full_lease_duration)
 {
-    /* fields of the wrong type and out of range (kube-sim stores them; a real API server
-     * would refuse them, but a reader must survive anything) */
-    lease_create("lease-garbage", "{\"holderIdentity\":42,\"leaseDurationSeconds\":99999999999,"
-                                  "\"acquireTime\":7,\"renewTime\":\"yesterday\"}");
+    /* a holder without times or duration (the API server accepts it; wrong JSON types it
+     * refuses with 400, so those are covered by test_leader.c's record parsing) */
+    lease_create("lease-garbage", "{\"holderIdentity\":\"ghost-without-times\"}");
     /* renewTimes far in the future and the past: never trusted, only observed */
     lease_create("lease-future", "{\"holderIdentity\":\"ghost\",\"leaseDurationSeconds\":1,"
                                  "\"renewTime\":\"2999-01-01T00:00:00.000000Z\"}");
