@@ -1,0 +1,1 @@
+webhook_DEPS := server metrics controller informer workqueue api kube util
