@@ -8,6 +8,8 @@
 #   make lint       clang-tidy + cppcheck;  make fmt  clang-format in place
 #   make bench      benchmarks, printing numbers;  make demo  the end-to-end demo
 #   make deps       install the Debian packages the build and tests need
+#   make manifests  regenerate config/crd, config/samples, deploy/s2i-operator.yaml
+#   make image      container images (config/images) with buildah, podman or docker
 #
 # Layout: every pkg/<module>/ is built into build/lib/lib<module>.a; its
 # pkg/<module>/module.mk names the modules it links against (<module>_DEPS, all
@@ -54,7 +56,7 @@ libs_for = $(foreach m,$(1) $($(1)_DEPS),$(call lib_of,$(m)))
 test_module = $(word 2,$(subst _, ,$(basename $(notdir $(1)))))
 
 .PHONY: all test unit e2e kube-sim-test conformance valgrind lint fmt bench demo deps clean \
-        check-deps unit-build manifests fuzz chaos
+        check-deps unit-build manifests image fuzz chaos
 all: $(foreach b,$(BINARIES),$(BUILD)/bin/$(b))
 
 # ---- compilation -----------------------------------------------------------
@@ -146,6 +148,18 @@ demo: check-deps all
 
 deps:
 	hack/deps.sh
+
+# ---- deployment (config/, deploy/; see config/README.md) ---------------------
+# The copies of crds/ in config/ and deploy/s2i-operator.yaml (kubectl kustomize
+# config/default); `hack/manifests.sh --check` exits 1 when they are stale.
+manifests:
+	hack/manifests.sh
+
+# The operator and prepare images from config/images/*/Containerfile. Without an
+# engine it says so and fails; the prepare image is also built daemonless by
+# s2i-builder's own image code.
+image:
+	VERSION=$(VERSION) config/images/build.sh
 
 clean:
 	rm -rf build
