@@ -1,0 +1,1 @@
+httpapi_DEPS := server metrics controller informer workqueue api kube util
