@@ -1,0 +1,1 @@
+build_DEPS := image registry api util
