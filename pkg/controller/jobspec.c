@@ -329,10 +329,29 @@ typedef struct step {
     const char *name;
     const char *image;
     const char *pull_policy; /* NULL: the server's default */
-    const char *argv0;
-    const char *command;
+    const char *const *argv; /* NULL-terminated; the last element is the step's name */
+    const char *command;     /* S2I_STEP */
     bool tools_read_only;
 } step_t;
+
+/* The prepare image has s2i-builder installed; the builder and runtime images are anyone's,
+ * so their steps run the self-contained bundle prepare copied to /s2i/tools through its own
+ * dynamic loader (pkg/build/build.h, hack/bundle.sh): no library of the image is used. */
+static const char *const PREPARE_ARGV[] = {"/usr/local/bin/s2i-builder", "prepare", NULL};
+static const char *const BUILD_ARGV[] = {"/s2i/tools/ld.so",
+                                         "--inhibit-cache",
+                                         "--library-path",
+                                         "/s2i/tools/lib",
+                                         "/s2i/tools/s2i-builder",
+                                         "build",
+                                         NULL};
+static const char *const RUNTIME_ARGV[] = {"/s2i/tools/ld.so",
+                                           "--inhibit-cache",
+                                           "--library-path",
+                                           "/s2i/tools/lib",
+                                           "/s2i/tools/s2i-builder",
+                                           "runtime",
+                                           NULL};
 
 static json_object *container(const step_t *s, json_object *secret_mounts, json_object *resources)
 {
@@ -341,8 +360,7 @@ static json_object *container(const step_t *s, json_object *secret_mounts, json_
     json_object_object_add(c, "image", json_object_new_string(s->image));
     if (s->pull_policy)
         json_object_object_add(c, "imagePullPolicy", json_object_new_string(s->pull_policy));
-    const char *cmd[] = {s->argv0, s->command, NULL};
-    json_object_object_add(c, "command", str_array(cmd));
+    json_object_object_add(c, "command", str_array(s->argv));
     json_object *env = json_object_new_array();
     json_object_array_add(env, env_entry("S2I_CONFIG_PATH", S2I_CONFIG_DIR "/config.json"));
     json_object_array_add(env, env_entry("S2I_STEP", s->command));
@@ -601,19 +619,19 @@ json_object *jobspec_job(json_object *run, json_object *build, const jobspec_opt
     step_t prepare = {"prepare",
                       opts && opts->builder_image ? opts->builder_image : "s2i-operator/builder",
                       opts && opts->image_pull_policy ? opts->image_pull_policy : "IfNotPresent",
-                      "/usr/local/bin/s2i-builder",
+                      PREPARE_ARGV,
                       "prepare",
                       false};
     step_t build_step = {"build",
                          jpath_str_or(config, "builderImage", ""),
                          pull_policy(jpath_str(config, "builderPullPolicy")),
-                         "/s2i/tools/s2i-builder",
+                         BUILD_ARGV,
                          "build",
                          true};
     step_t runtime_step = {"runtime",
                            runtime_image ? runtime_image : "",
                            pull_policy(jpath_str(config, "runtimeImagePullPolicy")),
-                           "/s2i/tools/s2i-builder",
+                           RUNTIME_ARGV,
                            "runtime",
                            true};
     json_object *init = json_object_new_array();

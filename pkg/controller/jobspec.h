@@ -26,11 +26,13 @@
  * Steps (container order = execution order):
  *   init  "prepare"  our image (--builder-image): `s2i-builder prepare` copies the tool,
  *                    fetches the source, records the commit.
- *   main  "build"    the builder image, as its own user: `/s2i/tools/s2i-builder build`
- *                    injects the source, runs assemble, commits and pushes.
+ *   main  "build"    the builder image, as its own user: `/s2i/tools/ld.so --inhibit-cache
+ *                    --library-path /s2i/tools/lib /s2i/tools/s2i-builder build` (the
+ *                    bundle through its own loader, so any image's libc will do) injects
+ *                    the source, runs assemble, commits and pushes.
  *   With spec.config.runtimeImage (phased build) "build" becomes an init container that
  *   exports the runtime artifacts, and the main container "runtime" runs in the runtime
- *   image: `/s2i/tools/s2i-builder runtime`.
+ *   image: the same command with `runtime`.
  *   Environment of every step: S2I_CONFIG_PATH=/etc/s2i/config.json, S2I_STEP=<step>,
  *   POD_NAME, POD_NAMESPACE.
  * Result: the main container's termination message (/dev/termination-log): on success
