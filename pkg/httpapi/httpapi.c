@@ -59,6 +59,14 @@ int httpapi_new(const httpapi_options_t *opts, httpapi_t **out)
     return 0;
 }
 
+/* data: the Allow header's value. */
+static void method_not_allowed(const server_request_t *req, server_response_t *resp, void *data)
+{
+    (void)req;
+    server_response_header(resp, "Allow", data);
+    server_response_text(resp, 405, "405 method not allowed\n");
+}
+
 int httpapi_register(httpapi_t *api, server_listener_t *l)
 {
     if (!api || !l)
@@ -75,6 +83,13 @@ int httpapi_register(httpapi_t *api, server_listener_t *l)
         server_route(l, "POST", TRIGGER_PATH("github"), slash, httpapi_handle_github_trigger, api);
     rc |=
         server_route(l, "POST", TRIGGER_PATH("gitlab"), slash, httpapi_handle_gitlab_trigger, api);
+    /* Other methods on these paths: 405 here, before the GET catch-all below takes them. */
+    rc |= server_route(l, NULL, "/logs/namespaces/{namespace}/s2iruns/{name}", slash,
+                       method_not_allowed, (void *)"GET, HEAD");
+    rc |= server_route(l, NULL, TRIGGER_PATH("general"), slash, method_not_allowed,
+                       (void *)"GET, HEAD, POST");
+    rc |= server_route(l, NULL, TRIGGER_PATH("github"), slash, method_not_allowed, (void *)"POST");
+    rc |= server_route(l, NULL, TRIGGER_PATH("gitlab"), slash, method_not_allowed, (void *)"POST");
     /* Last: any path ending in /namespaces/{ns}/pods/{pod} (the handler answers 404 to
      * other shapes). */
     rc |= server_route(l, "GET", "/", SERVER_ROUTE_PREFIX, httpapi_handle_pod_log, api);

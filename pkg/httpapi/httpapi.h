@@ -93,8 +93,9 @@ typedef struct httpapi_options {
 
 int httpapi_new(const httpapi_options_t *opts, httpapi_t **out);
 /* Adds the log and trigger routes to the listener. The pod-log route matches any path
- * ending in /namespaces/{ns}/pods/{pod}, so it is added as a catch-all for GET: register
- * the httpapi after the listener's other routes (or give it a listener of its own). */
+ * ending in /namespaces/{ns}/pods/{pod}, so it is added as a catch-all for GET (other
+ * paths: 404 from it, or 405 for other methods): register the httpapi after the
+ * listener's other routes (or give it a listener of its own). */
 int httpapi_register(httpapi_t *api, server_listener_t *listener);
 /* Ends open log streams (they write a last note and close) and refuses new follows.
  * Idempotent. */
