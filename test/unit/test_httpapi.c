@@ -1,7 +1,8 @@
 /*
  * Unit tests for pkg/httpapi's pure pieces: GitHub signatures (GitHub's documented test
  * vector), branch matching, trigger bodies (JSON, form, none), run names, secrets, rate
- * buckets, log paths and pod container order.
+ * buckets, log paths and pod container order; and its routes on a real listener (with
+ * and without the trailing slash), their handlers told apart from the router's answers.
  *
  * The same binary is the test server of test/e2e/test_httpapi.py:
  *     test_httpapi serve --kubeconfig K [--address 127.0.0.1:0] [--port-file F]
@@ -11,6 +12,7 @@
  * an in-process controller manager, as the operator wires it.
  */
 #include <check.h>
+#include <curl/curl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -479,6 +481,139 @@ START_TEST(test_pod_containers_in_execution_order_with_states)
 }
 END_TEST
 
+/* ---- routes -------------------------------------------------------------------------------
+ * The routes on a real listener, with a client whose API server does not answer: what
+ * reaches a handler then says so by its status (503 for a lookup, 401 before any lookup,
+ * 400 before any lookup), what does not is the router's 404/405. */
+
+static const char *DEAD_KUBECONFIG =
+    "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
+    "clusters: [{name: dead, cluster: {server: 'http://127.0.0.1:1'}}]\n"
+    "users: [{name: u, user: {token: t}}]\n"
+    "contexts: [{name: dead, context: {cluster: dead, user: u}}]\n";
+
+typedef struct routed {
+    kube_config_t *config;
+    kube_client_t *client;
+    server_t *srv;
+    httpapi_t *api;
+    int port;
+} routed_t;
+
+static void routed_start(routed_t *r)
+{
+    char *err = NULL;
+    ck_assert_msg(kube_config_parse(DEAD_KUBECONFIG, strlen(DEAD_KUBECONFIG), NULL, NULL,
+                                    &r->config, &err) == 0,
+                  "%s", err);
+    kube_client_options_t co = {0};
+    kube_client_options_default(&co);
+    co.qps = 0;
+    co.max_retries = 0;
+    co.timeout = 5;
+    co.connect_timeout = 2;
+    ck_assert_int_eq(kube_client_new(r->config, &co, &r->client, &err), 0);
+    r->srv = server_new(&(server_options_t){0});
+    server_listener_t *l = server_add_listener(
+        r->srv, &(server_listener_options_t){.name = "http", .address = "127.0.0.1:0"});
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(httpapi_new(&(httpapi_options_t){.client = r->client}, &r->api), 0);
+    ck_assert_int_eq(httpapi_register(r->api, l), 0);
+    ck_assert_int_eq(server_start(r->srv), 0);
+    r->port = server_listener_port(l);
+}
+
+static void routed_stop(routed_t *r)
+{
+    server_stop(r->srv, 1);
+    httpapi_stop(r->api);
+    server_free(r->srv);
+    httpapi_free(r->api);
+    kube_client_free(r->client);
+    kube_config_free(r->config);
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+    buf_append(arg, data, size * n);
+    return size * n;
+}
+
+/* The status of one request; the body into *body when given. */
+static long fetch(const routed_t *r, const char *method, const char *path, const char *header,
+                  buf_t *body)
+{
+    CURL *h = curl_easy_init();
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", r->port, path);
+    buf_t sink = BUF_INIT;
+    struct curl_slist *hdrs = header ? curl_slist_append(NULL, header) : NULL;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, body ? body : &sink);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    buf_free(&sink);
+    return status;
+}
+
+START_TEST(test_routes_with_and_without_the_trailing_slash)
+{
+    routed_t r;
+    routed_start(&r);
+    const char *triggers[] = {"/s2itrigger/v1alpha1/general/namespaces/ns/s2ibuilders/b",
+                              "/s2itrigger/v1alpha1/general/namespaces/ns/s2ibuilders/b/",
+                              "/s2itrigger/v1alpha1/general/namespaces/ns/s2ibuilders/b/"
+                              "?secretCode=abc",
+                              "/s2itrigger/v1alpha1/gitlab/namespaces/ns/s2ibuilders/b/"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(triggers); i++) {
+        const char *method = strstr(triggers[i], "gitlab") ? "POST" : i % 2 ? "GET" : "POST";
+        buf_t body = BUF_INIT;
+        ck_assert_int_eq(fetch(&r, method, triggers[i], NULL, &body), 503);
+        ck_assert_msg(strstr(buf_str(&body), "cannot be read now"), "%s", buf_str(&body));
+        buf_free(&body);
+    }
+    /* GitHub: a request that is not a webhook is refused before any lookup. */
+    ck_assert_int_eq(
+        fetch(&r, "POST", "/s2itrigger/v1alpha1/github/namespaces/ns/s2ibuilders/b/", NULL, NULL),
+        400);
+    ck_assert_int_eq(
+        fetch(&r, "GET", "/s2itrigger/v1alpha1/github/namespaces/ns/s2ibuilders/b", NULL, NULL),
+        405);
+    ck_assert_int_eq(
+        fetch(&r, "PUT", "/s2itrigger/v1alpha1/general/namespaces/ns/s2ibuilders/b", NULL, NULL),
+        405);
+    /* Logs want a token before anything else. */
+    const char *logs[] = {"/logs/namespaces/ns/s2iruns/r", "/logs/namespaces/ns/s2iruns/r/",
+                          "/logs/namespaces/ns/s2iruns/r?follow=true",
+                          "/kapis/logging.kubesphere.io/v1alpha2/namespaces/ns/pods/p"
+                          "?operation=query",
+                          "/namespaces/ns/pods/p/"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(logs); i++)
+        ck_assert_msg(fetch(&r, "GET", logs[i], NULL, NULL) == 401, "%s", logs[i]);
+    /* A token that cannot be reviewed (no API server): 503, not a guess. */
+    ck_assert_int_eq(
+        fetch(&r, "GET", "/logs/namespaces/ns/s2iruns/r", "Authorization: Bearer x", NULL), 503);
+    /* Other shapes are not ours. */
+    const char *others[] = {"/s2itrigger/v1alpha1/general/namespaces/ns/s2ibuilders",
+                            "/s2itrigger/v1alpha1/general/namespaces/ns/s2ibuilders/b/x",
+                            "/s2itrigger/v1alpha1/bitbucket/namespaces/ns/s2ibuilders/b",
+                            "/logs/namespaces/ns/s2iruns",
+                            "/namespaces/ns/pods/p/log",
+                            "/"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(others); i++)
+        ck_assert_msg(fetch(&r, "GET", others[i], NULL, NULL) == 404, "%s", others[i]);
+    routed_stop(&r);
+}
+END_TEST
+
 START_TEST(test_httpapi_new_requires_a_client)
 {
     httpapi_t *api = (httpapi_t *)1;
@@ -514,6 +649,10 @@ static Suite *httpapi_suite(void)
     tcase_add_test(tc, test_pod_containers_in_execution_order_with_states);
     tcase_add_test(tc, test_httpapi_new_requires_a_client);
     suite_add_tcase(s, tc);
+    TCase *routes = tcase_create("routes");
+    tcase_set_timeout(routes, 60);
+    tcase_add_test(routes, test_routes_with_and_without_the_trailing_slash);
+    suite_add_tcase(s, routes);
     return s;
 }
 
@@ -616,7 +755,7 @@ static int serve(int argc, char **argv)
     httpapi_t *api = NULL;
     char *err = NULL;
     int rc = 1;
-    kube_client_options_t co;
+    kube_client_options_t co = {0};
     kube_client_options_default(&co);
     co.qps = 0;
     if (kube_config_load_file(f.kubeconfig, NULL, &config, &err) < 0 ||
@@ -682,9 +821,11 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "serve") == 0)
         return serve(argc - 1, argv + 1);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     SRunner *sr = srunner_create(httpapi_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    curl_global_cleanup();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
