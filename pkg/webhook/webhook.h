@@ -97,8 +97,8 @@
 #define WEBHOOK_DEFAULT_ADDRESS           ":9443"
 #define WEBHOOK_DEFAULT_SERVICE           "webhook-server-service"
 #define WEBHOOK_DEFAULT_SECRET            "s2i-webhook-server-cert"
-#define WEBHOOK_DEFAULT_MUTATING_CONFIG   "s2i-operator-mutating-webhook-configuration"
-#define WEBHOOK_DEFAULT_VALIDATING_CONFIG "s2i-operator-validating-webhook-configuration"
+#define WEBHOOK_DEFAULT_MUTATING_CONFIG   "mutating-webhook-configuration"
+#define WEBHOOK_DEFAULT_VALIDATING_CONFIG "validating-webhook-configuration"
 #define WEBHOOK_MAX_BODY_BYTES            (7u << 20) /* 2 x kube-apiserver's 3 MiB + 1 MiB */
 
 /* ---- lookups -------------------------------------------------------------------------- */
