@@ -17,8 +17,8 @@
 #include "api/api.h"
 #include "webhook/webhook_internal.h"
 
-#define REVIEW_V1      "admission.k8s.io/v1"
-#define REVIEW_V1BETA1 "admission.k8s.io/v1beta1"
+#define REVIEW_V1       "admission.k8s.io/v1"
+#define REVIEW_V1BETA1  "admission.k8s.io/v1beta1"
 #define LABEL_VALUE_MAX 63
 
 /* ---- base64 -------------------------------------------------------------------------------- */
@@ -189,6 +189,10 @@ static bool same_value(json_object *a, json_object *b)
 /* Appends key to a JSON pointer, escaped as RFC 6901 wants. */
 static void pointer_append(buf_t *path, const char *key)
 {
+    if (!key) { /* callers checked the key exists; never point at something else */
+        path->oom = true;
+        return;
+    }
     buf_putc(path, '/');
     for (const char *c = key; *c; c++) {
         if (*c == '~')
@@ -402,8 +406,8 @@ static void validate_run(webhook_t *wh, const review_t *r, verdict_t *v)
     /* The builder matters only to the newSourceURL rule: look it up only then. */
     if (!empty(run->spec.new_source_url) && !empty(run->spec.builder_name)) {
         int code = 500;
-        int got =
-            webhook_get_builder(wh, review_namespace(r), run->spec.builder_name, &found, &err, &code);
+        int got = webhook_get_builder(wh, review_namespace(r), run->spec.builder_name, &found, &err,
+                                      &code);
         if (got < 0) {
             lookup_failed(v, code, "S2iBuilder", run->spec.builder_name, err);
             goto out;

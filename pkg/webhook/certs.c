@@ -96,7 +96,7 @@ static EVP_PKEY *read_key(const char *pem)
 }
 
 /* Every certificate of a PEM text (stops at the first thing that is not one). */
-static STACK_OF(X509) *read_certs(const char *pem)
+static STACK_OF(X509) * read_certs(const char *pem)
 {
     STACK_OF(X509) *certs = sk_X509_new_null();
     if (!certs || !pem)
@@ -289,9 +289,9 @@ out:
     return rc;
 }
 
-int cert_generate_serving(const char *ca_cert_pem, const char *ca_key_pem,
-                          const char *common_name, const char *const *names, double validity,
-                          time_t now, char **cert_pem, char **key_pem, char **err)
+int cert_generate_serving(const char *ca_cert_pem, const char *ca_key_pem, const char *common_name,
+                          const char *const *names, double validity, time_t now, char **cert_pem,
+                          char **key_pem, char **err)
 {
     X509 *ca = read_cert(ca_cert_pem);
     EVP_PKEY *ca_key = read_key(ca_key_pem);
@@ -478,8 +478,8 @@ cert_action_t cert_assess(const cert_material_t *m, const char *const *names, ti
      * still in the bundle. */
     char *first = cert_bundle_merge(m->ca_pem, NULL, 0, now, 1);
     char *reason = NULL;
-    int verified = first ? cert_verify_serving(m->cert_pem, m->key_pem, first, names, now, &reason)
-                         : -1;
+    int verified =
+        first ? cert_verify_serving(m->cert_pem, m->key_pem, first, names, now, &reason) : -1;
     free(first);
     if (verified < 0)
         return decided(CERT_RENEW_SERVING, why, reason ? reason : strdup("out of memory"));
@@ -492,7 +492,7 @@ cert_action_t cert_assess(const cert_material_t *m, const char *const *names, ti
 
 /* ---- bundles ---------------------------------------------------------------------------- */
 
-static bool contains_cert(STACK_OF(X509) *certs, X509 *x)
+static bool contains_cert(STACK_OF(X509) * certs, X509 *x)
 {
     for (int i = 0; i < sk_X509_num(certs); i++)
         if (X509_cmp(sk_X509_value(certs, i), x) == 0)
@@ -500,7 +500,7 @@ static bool contains_cert(STACK_OF(X509) *certs, X509 *x)
     return false;
 }
 
-static int append_pem(buf_t *out, STACK_OF(X509) *certs)
+static int append_pem(buf_t *out, STACK_OF(X509) * certs)
 {
     for (int i = 0; i < sk_X509_num(certs); i++) {
         char *pem = cert_to_pem(sk_X509_value(certs, i));
@@ -525,8 +525,7 @@ char *cert_bundle_merge(const char *first_pem, const char *const *others, size_t
     }
     for (size_t i = 0; i < n && (size_t)sk_X509_num(bundle) < max; i++) {
         STACK_OF(X509) *more = read_certs(others[i]);
-        for (int j = 0; more && j < sk_X509_num(more) && (size_t)sk_X509_num(bundle) < max;
-             j++) {
+        for (int j = 0; more && j < sk_X509_num(more) && (size_t)sk_X509_num(bundle) < max; j++) {
             X509 *x = sk_X509_value(more, j);
             cert_times_t t;
             times_of(x, &t);

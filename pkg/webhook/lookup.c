@@ -94,8 +94,8 @@ static webhook_lookup_result_t manager_builder(void *data, const char *namespace
     return from_cache(obj, out);
 }
 
-static webhook_lookup_result_t manager_template(void *data, const char *namespace,
-                                                const char *name, json_object **out)
+static webhook_lookup_result_t manager_template(void *data, const char *namespace, const char *name,
+                                                json_object **out)
 {
     (void)namespace;
     return from_cache(controller_manager_get_template(data, name), out);

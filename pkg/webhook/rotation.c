@@ -21,14 +21,14 @@
 
 #include "webhook/webhook_internal.h"
 
-#define KEY_CERT    "tls.crt"
-#define KEY_KEY     "tls.key"
-#define KEY_CA      "ca.crt"
-#define KEY_CA_KEY  "ca.key"
-#define ATTEMPTS    5 /* reads and writes of one check, when replicas race */
-#define BUNDLE_MAX  3 /* CA certificates kept in caBundle */
-#define SERVING_CN  "s2i-operator webhook"
-#define MANAGED_BY  "s2i-operator"
+#define KEY_CERT   "tls.crt"
+#define KEY_KEY    "tls.key"
+#define KEY_CA     "ca.crt"
+#define KEY_CA_KEY "ca.key"
+#define ATTEMPTS   5 /* reads and writes of one check, when replicas race */
+#define BUNDLE_MAX 3 /* CA certificates kept in caBundle */
+#define SERVING_CN "s2i-operator webhook"
+#define MANAGED_BY "s2i-operator"
 
 static const kube_resource_t secrets = {"", "v1", "secrets", true};
 static const kube_resource_t mutating_configs = {"admissionregistration.k8s.io", "v1",
@@ -117,8 +117,7 @@ static json_object *secret_with(webhook_t *wh, json_object *existing, const cert
         }
         if (json_object_object_add(secret, "apiVersion", json_object_new_string("v1")) < 0 ||
             json_object_object_add(secret, "kind", json_object_new_string("Secret")) < 0 ||
-            json_object_object_add(secret, "type", json_object_new_string("kubernetes.io/tls")) <
-                0)
+            json_object_object_add(secret, "type", json_object_new_string("kubernetes.io/tls")) < 0)
             goto fail;
     }
     if (json_object_object_add(secret, "data", data) < 0)
@@ -144,8 +143,8 @@ static size_t config_refs(webhook_t *wh, config_ref_t out[2])
     if (!wh->client) /* FILES without an API client: nothing to write to */
         return 0;
     if (wh->mutating_config && *wh->mutating_config)
-        out[n++] = (config_ref_t){&mutating_configs, wh->mutating_config,
-                                  &wh->configs_missing_logged[0]};
+        out[n++] =
+            (config_ref_t){&mutating_configs, wh->mutating_config, &wh->configs_missing_logged[0]};
     if (wh->validating_config && *wh->validating_config)
         out[n++] = (config_ref_t){&validating_configs, wh->validating_config,
                                   &wh->configs_missing_logged[1]};
@@ -327,8 +326,8 @@ static int check_external(webhook_t *wh, const cert_material_t *m, const char *s
     }
     if (cert_verify_serving(m->cert_pem, m->key_pem, NULL, (const char *const *)wh->dns_names,
                             time(NULL), &why) < 0) {
-        log_warn("webhook certificate does not name this service", "source", source, "reason",
-                 why, NULL);
+        log_warn("webhook certificate does not name this service", "source", source, "reason", why,
+                 NULL);
         free(why);
     }
     return 0;
@@ -406,8 +405,8 @@ static int renew(webhook_t *wh, cert_action_t action, const cert_material_t *cur
     if (action == CERT_RENEW_SERVING) {
         next->ca_key_pem = util_strdup(cur->ca_key_pem);
         others[n++] = util_strdup(cur->ca_pem);
-        next->ca_pem = cert_bundle_merge(cur->ca_pem, (const char *const *)others, n, now,
-                                         BUNDLE_MAX);
+        next->ca_pem =
+            cert_bundle_merge(cur->ca_pem, (const char *const *)others, n, now, BUNDLE_MAX);
     } else {
         char *ca = NULL;
         char name[64];
@@ -475,10 +474,10 @@ static int sync_generated(webhook_t *wh, webhook_rotation_t what)
                      "reason", why ? why : (what ? "asked" : ""), NULL);
             json_object *secret = secret_with(wh, existing, &next);
             kube_result_t wres = KUBE_RESULT_INIT;
-            kube_err_t w = !secret ? KUBE_ERR_CLIENT
-                           : existing
-                               ? kube_update(wh->client, &secrets, wh->namespace, secret, NULL, &wres)
-                               : kube_create(wh->client, &secrets, wh->namespace, secret, NULL, &wres);
+            kube_err_t w =
+                !secret    ? KUBE_ERR_CLIENT
+                : existing ? kube_update(wh->client, &secrets, wh->namespace, secret, NULL, &wres)
+                           : kube_create(wh->client, &secrets, wh->namespace, secret, NULL, &wres);
             json_object_put(secret);
             if (w == KUBE_OK) {
                 rc = apply(wh, &next);

@@ -113,9 +113,9 @@ static int register_metrics(webhook_t *wh)
     wh->duration = metrics_histogram_new(wh->metrics, "s2i_webhook_admission_duration_seconds",
                                          "Time to answer an admission request, by webhook.",
                                          METRICS_LABELS("webhook"), NULL, 0);
-    wh->expiry = metrics_gauge_new(wh->metrics, "s2i_webhook_certificate_expiry_timestamp_seconds",
-                                   "When the served webhook certificate expires (Unix time).",
-                                   NULL);
+    wh->expiry =
+        metrics_gauge_new(wh->metrics, "s2i_webhook_certificate_expiry_timestamp_seconds",
+                          "When the served webhook certificate expires (Unix time).", NULL);
     wh->reloads = metrics_counter_new(wh->metrics, "s2i_webhook_certificate_reloads_total",
                                       "Webhook certificates loaded after the first one.", NULL);
     return wh->requests && wh->duration && wh->expiry && wh->reloads ? 0 : -1;
@@ -155,13 +155,14 @@ int webhook_new(const webhook_options_t *o, webhook_t **out)
     wh->service_name = strdup(or_default_str(o->service_name, WEBHOOK_DEFAULT_SERVICE));
     wh->cert_secret = strdup(or_default_str(o->cert_secret, WEBHOOK_DEFAULT_SECRET));
     wh->cert_dir = util_strdup(o->cert_dir);
-    wh->mutating_config = strdup(or_default_str(o->mutating_config, WEBHOOK_DEFAULT_MUTATING_CONFIG));
+    wh->mutating_config =
+        strdup(or_default_str(o->mutating_config, WEBHOOK_DEFAULT_MUTATING_CONFIG));
     wh->validating_config =
         strdup(or_default_str(o->validating_config, WEBHOOK_DEFAULT_VALIDATING_CONFIG));
     wh->ca_validity = or_default(o->ca_validity, DEFAULT_CA_VALIDITY);
     wh->cert_validity = or_default(o->cert_validity, DEFAULT_CERT_VALIDITY);
     wh->check_interval = or_default(o->check_interval, DEFAULT_CHECK);
-    wh->ca_propagation_delay = o->ca_propagation_delay < 0 ? 0
+    wh->ca_propagation_delay = o->ca_propagation_delay < 0   ? 0
                                : o->ca_propagation_delay > 0 ? o->ca_propagation_delay
                                                              : DEFAULT_PROPAGATION;
     wh->startup_timeout = or_default(o->startup_timeout, DEFAULT_STARTUP);

@@ -49,9 +49,9 @@ int cert_generate_ca(const char *common_name, double validity, time_t now, char 
 /* A serving certificate signed by the CA: ECDSA P-256, CA:FALSE, digitalSignature,
  * serverAuth, the names as subjectAltName (DNS names, or IP addresses when they parse as
  * one), subject CN common_name. Its end is capped at the CA's. */
-int cert_generate_serving(const char *ca_cert_pem, const char *ca_key_pem,
-                          const char *common_name, const char *const *names, double validity,
-                          time_t now, char **cert_pem, char **key_pem, char **err);
+int cert_generate_serving(const char *ca_cert_pem, const char *ca_key_pem, const char *common_name,
+                          const char *const *names, double validity, time_t now, char **cert_pem,
+                          char **key_pem, char **err);
 
 /* The validity of the first certificate in pem. 0 / -1. */
 int cert_read_times(const char *pem, cert_times_t *out);
@@ -146,8 +146,7 @@ const char *webhook_id_name(webhook_id_t id);
  * (*err malloc'd, *code an HTTP-like status for the answer). */
 int webhook_get_builder(webhook_t *wh, const char *namespace, const char *name, json_object **out,
                         char **err, int *code);
-int webhook_get_template(webhook_t *wh, const char *name, json_object **out, char **err,
-                         int *code);
+int webhook_get_template(webhook_t *wh, const char *name, json_object **out, char **err, int *code);
 
 /* One certificate check (rotation.c). With listener NULL nothing is reloaded: the material
  * becomes what attach will serve. */

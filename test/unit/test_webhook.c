@@ -198,10 +198,10 @@ static char *op_text(answer_t *a, size_t i)
     ck_assert_ptr_nonnull(a->patch);
     ck_assert_uint_gt(json_object_array_length(a->patch), i);
     json_object *op = json_object_array_get_idx(a->patch, i);
-    return util_asprintf("%s %s %s", str_of(op, "op"), str_of(op, "path"),
-                         json_object_to_json_string_ext(json_object_object_get(op, "value"),
-                                                        JSON_C_TO_STRING_PLAIN |
-                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
+    return util_asprintf(
+        "%s %s %s", str_of(op, "op"), str_of(op, "path"),
+        json_object_to_json_string_ext(json_object_object_get(op, "value"),
+                                       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static void assert_op(answer_t *a, size_t i, const char *want)
@@ -223,13 +223,13 @@ static double counter(const char *webhook, const char *result)
 }
 
 #define BUILDER(config)                                                                            \
-    "{\"apiVersion\":\"devops.kubesphere.io/v1alpha1\",\"kind\":\"S2iBuilder\",\"metadata\":"    \
+    "{\"apiVersion\":\"devops.kubesphere.io/v1alpha1\",\"kind\":\"S2iBuilder\",\"metadata\":"      \
     "{\"name\":\"b\",\"namespace\":\"demo\"},\"spec\":{\"config\":" config "}}"
 #define GOOD_CONFIG                                                                                \
-    "{\"imageName\":\"r/app\",\"sourceUrl\":\"https://git/app.git\",\"builderImage\":"           \
+    "{\"imageName\":\"r/app\",\"sourceUrl\":\"https://git/app.git\",\"builderImage\":"             \
     "\"kubesphere/java-8:v1\",\"builderPullPolicy\":\"if-not-present\""
 #define RUN(meta, spec)                                                                            \
-    "{\"apiVersion\":\"devops.kubesphere.io/v1alpha1\",\"kind\":\"S2iRun\",\"metadata\":"        \
+    "{\"apiVersion\":\"devops.kubesphere.io/v1alpha1\",\"kind\":\"S2iRun\",\"metadata\":"          \
     "{\"name\":\"r1\",\"namespace\":\"demo\"" meta "},\"spec\":" spec "}"
 #define STARTED(state) ",\"status\":{\"runState\":\"" state "\"}"
 
@@ -237,8 +237,8 @@ static double counter(const char *webhook, const char *result)
 
 START_TEST(test_builder_defaulter_patches_revision_and_tag)
 {
-    answer_t a = serve(WEBHOOK_MUTATE_BUILDER, "CREATE", "S2iBuilder", BUILDER(GOOD_CONFIG "}"),
-                       NULL);
+    answer_t a =
+        serve(WEBHOOK_MUTATE_BUILDER, "CREATE", "S2iBuilder", BUILDER(GOOD_CONFIG "}"), NULL);
     assert_allowed(&a);
     ck_assert_uint_eq(json_object_array_length(a.patch), 2);
     assert_op(&a, 0, "add /spec/config/revisionId \"master\"");
@@ -289,9 +289,9 @@ END_TEST
 
 START_TEST(test_builder_validation_denies_with_upstream_texts)
 {
-    answer_t a = serve(WEBHOOK_VALIDATE_BUILDER, "CREATE", "S2iBuilder",
-                       BUILDER("{\"imageName\":\"r/app\",\"builderImage\":\"kubesphere/j:1\"}"),
-                       NULL);
+    answer_t a =
+        serve(WEBHOOK_VALIDATE_BUILDER, "CREATE", "S2iBuilder",
+              BUILDER("{\"imageName\":\"r/app\",\"builderImage\":\"kubesphere/j:1\"}"), NULL);
     assert_denied(&a, "[Required value not specified for \"sourceUrl\", Invalid value specified "
                       "for \"builderPullPolicy\"]");
     answer_free(&a);
@@ -310,8 +310,8 @@ START_TEST(test_builder_validation_denies_with_upstream_texts)
 END_TEST
 
 #define FROM_TEMPLATE(tmpl)                                                                        \
-    "{\"apiVersion\":\"devops.kubesphere.io/v1alpha1\",\"kind\":\"S2iBuilder\",\"metadata\":"    \
-    "{\"name\":\"b\"},\"spec\":{\"fromTemplate\":" tmpl ",\"config\":{\"imageName\":\"r/a\","  \
+    "{\"apiVersion\":\"devops.kubesphere.io/v1alpha1\",\"kind\":\"S2iBuilder\",\"metadata\":"      \
+    "{\"name\":\"b\"},\"spec\":{\"fromTemplate\":" tmpl ",\"config\":{\"imageName\":\"r/a\","      \
     "\"sourceUrl\":\"https://git/a.git\",\"builderPullPolicy\":\"if-not-present\"}}}"
 
 START_TEST(test_builder_validation_looks_up_its_template)
@@ -398,7 +398,8 @@ END_TEST
 
 START_TEST(test_run_spec_is_immutable_once_started_except_cancel)
 {
-    const char *running = RUN("", "{\"builderName\":\"java\",\"newTag\":\"v1\"}" STARTED("Running"));
+    const char *running =
+        RUN("", "{\"builderName\":\"java\",\"newTag\":\"v1\"}" STARTED("Running"));
     answer_t a = serve(WEBHOOK_VALIDATE_RUN, "UPDATE", "S2iRun",
                        RUN("", "{\"builderName\":\"java\",\"newTag\":\"v2\"}"), running);
     assert_denied(&a, "Invalid value specified for \"spec\": should not change s2i run spec when "
@@ -472,11 +473,12 @@ START_TEST(test_run_mutation_sets_builder_label_and_owner_reference)
 {
     fake.builder_result = WEBHOOK_LOOKUP_FOUND;
     fake.builder_json = BUILDER_B2I;
-    answer_t a = serve(WEBHOOK_MUTATE_RUN, "CREATE", "S2iRun",
-                       RUN("", "{\"builderName\":\"java\"}"), NULL);
+    answer_t a =
+        serve(WEBHOOK_MUTATE_RUN, "CREATE", "S2iRun", RUN("", "{\"builderName\":\"java\"}"), NULL);
     assert_allowed(&a);
     ck_assert_uint_eq(json_object_array_length(a.patch), 2);
-    assert_op(&a, 0, "add /metadata/labels {\"labels.devops.kubesphere.io/builder-name\":\"java\"}");
+    assert_op(&a, 0,
+              "add /metadata/labels {\"labels.devops.kubesphere.io/builder-name\":\"java\"}");
     assert_op(&a, 1,
               "add /metadata/ownerReferences [{\"apiVersion\":\"devops.kubesphere.io/v1alpha1\","
               "\"kind\":\"S2iBuilder\",\"name\":\"java\",\"uid\":\"uid-of-java\","
@@ -549,8 +551,7 @@ START_TEST(test_run_mutation_skips_what_it_cannot_set)
 
     /* the builder cannot be looked up: the run is still created, labelled */
     fake.builder_result = WEBHOOK_LOOKUP_UNKNOWN;
-    a = serve(WEBHOOK_MUTATE_RUN, "CREATE", "S2iRun", RUN("", "{\"builderName\":\"java\"}"),
-              NULL);
+    a = serve(WEBHOOK_MUTATE_RUN, "CREATE", "S2iRun", RUN("", "{\"builderName\":\"java\"}"), NULL);
     assert_allowed(&a);
     ck_assert_uint_eq(json_object_array_length(a.patch), 1);
     answer_free(&a);
@@ -601,7 +602,8 @@ START_TEST(test_malformed_reviews_are_400_with_the_reason)
     } cases[] = {
         {"text/plain", "{}", "contentType=text/plain, expected application/json"},
         {"application/json", "not json", "malformed AdmissionReview: the body is not valid JSON"},
-        {"application/json", "{\"a\":1} x", "malformed AdmissionReview: the body is not valid JSON"},
+        {"application/json", "{\"a\":1} x",
+         "malformed AdmissionReview: the body is not valid JSON"},
         {"application/json", "[]", "malformed AdmissionReview: the body is not a JSON object"},
         {"application/json", "{\"kind\":\"Pod\"}",
          "malformed AdmissionReview: kind must be AdmissionReview"},
@@ -625,8 +627,8 @@ START_TEST(test_malformed_reviews_are_400_with_the_reason)
     }
 
     /* a review for another kind, or without its object: the API server sees why */
-    answer_t a = serve(WEBHOOK_VALIDATE_RUN, "CREATE", "S2iBuilder", BUILDER(GOOD_CONFIG "}"),
-                       NULL);
+    answer_t a =
+        serve(WEBHOOK_VALIDATE_RUN, "CREATE", "S2iBuilder", BUILDER(GOOD_CONFIG "}"), NULL);
     ck_assert(!a.allowed);
     ck_assert_int_eq(a.code, 400);
     ck_assert_str_eq(a.message, "this webhook admits devops.kubesphere.io/v1alpha1 S2iRun, not "
@@ -637,8 +639,7 @@ START_TEST(test_malformed_reviews_are_400_with_the_reason)
     ck_assert_str_eq(a.message, "request.object is missing");
     answer_free(&a);
     /* a field of the wrong type */
-    a = serve(WEBHOOK_VALIDATE_RUN, "CREATE", "S2iRun", RUN("", "{\"backoffLimit\":\"x\"}"),
-              NULL);
+    a = serve(WEBHOOK_VALIDATE_RUN, "CREATE", "S2iRun", RUN("", "{\"backoffLimit\":\"x\"}"), NULL);
     ck_assert_int_eq(a.code, 400);
     ck_assert_str_eq(a.message, "spec.backoffLimit: expected integer");
     answer_free(&a);
@@ -755,9 +756,8 @@ START_TEST(test_serving_certificate_names_hosts_in_sans_only_and_verifies)
     char cn[128];
     X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
     ck_assert_str_eq(cn, "s2i-operator webhook");
-    ck_assert_int_eq(X509_check_host(x, SERVICE ".demo.svc", 0,
-                                     X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL),
-                     1);
+    ck_assert_int_eq(
+        X509_check_host(x, SERVICE ".demo.svc", 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL), 1);
     ck_assert_int_ne(X509_check_host(x, "other.demo.svc", 0, 0, NULL), 1);
     ck_assert_int_eq(X509_check_ca(x), 0);
     X509 *c = x509_of(ca);
@@ -794,9 +794,8 @@ START_TEST(test_serving_certificate_names_hosts_in_sans_only_and_verifies)
              ">/dev/null 2>&1",
              SERVICE ".demo.svc.cluster.local", ca_path, cert_path);
     ck_assert_int_eq(system(cmd), 0);
-    snprintf(cmd, sizeof(cmd),
-             "openssl verify -verify_hostname %s -CAfile %s %s >/dev/null 2>&1", "s2i-operator",
-             ca_path, cert_path);
+    snprintf(cmd, sizeof(cmd), "openssl verify -verify_hostname %s -CAfile %s %s >/dev/null 2>&1",
+             "s2i-operator", ca_path, cert_path);
     ck_assert_int_ne(system(cmd), 0);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
@@ -943,8 +942,8 @@ START_TEST(test_options_are_checked)
     webhook_options_t o = {.cert_source = WEBHOOK_CERTS_GENERATE, .namespace = NS};
     ck_assert_int_eq(webhook_new(&o, &w), -1); /* no client */
     const char *bad[] = {"ok.example.com", "bad,name", NULL};
-    webhook_options_t f = {.cert_source = WEBHOOK_CERTS_FILES, .cert_dir = "/x",
-                           .extra_dns_names = bad};
+    webhook_options_t f = {
+        .cert_source = WEBHOOK_CERTS_FILES, .cert_dir = "/x", .extra_dns_names = bad};
     ck_assert_int_eq(webhook_new(&f, &w), -1);
     ck_assert_ptr_null(w);
     f.extra_dns_names = NULL;
@@ -1067,9 +1066,9 @@ START_TEST(test_https_round_trip_limits_and_reload_from_files)
     post(port, ca_path, WEBHOOK_PATH_MUTATE_BUILDER, "application/json", body, strlen(body), &r);
     ck_assert_int_eq(r.status, 200);
     buf_free(&r.body);
-    metrics_family_t *reloads = metrics_counter_new(
-        registry, "s2i_webhook_certificate_reloads_total",
-        "Webhook certificates loaded after the first one.", NULL);
+    metrics_family_t *reloads =
+        metrics_counter_new(registry, "s2i_webhook_certificate_reloads_total",
+                            "Webhook certificates loaded after the first one.", NULL);
     double n = 0;
     ck_assert_int_eq(metrics_get(reloads, NULL, &n), 0);
     ck_assert(n == 1);

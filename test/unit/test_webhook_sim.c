@@ -32,9 +32,9 @@
 #include "webhook/webhook.h"
 #include "webhook/webhook_internal.h"
 
-#define OPNS    "s2i-system"
-#define NS      "demo"
-#define SERVICE "webhook-server-service"
+#define OPNS     "s2i-system"
+#define NS       "demo"
+#define SERVICE  "webhook-server-service"
 #define PATIENCE 60.0
 
 static const kube_resource_t secrets = {"", "v1", "secrets", true};
@@ -228,7 +228,7 @@ static webhook_t *wh;
 static const char *HOOKS_MUTATING =
     "{\"apiVersion\":\"admissionregistration.k8s.io/v1\",\"kind\":"
     "\"MutatingWebhookConfiguration\",\"metadata\":{\"name\":"
-    "\"s2i-operator-mutating-webhook-configuration\"},\"webhooks\":["
+    "\"mutating-webhook-configuration\"},\"webhooks\":["
     "{\"name\":\"s2ibuilder.kb.io\",\"admissionReviewVersions\":[\"v1\"],\"sideEffects\":"
     "\"None\",\"failurePolicy\":\"Ignore\",\"timeoutSeconds\":5,\"clientConfig\":{\"service\":"
     "{\"namespace\":\"" OPNS "\",\"name\":\"" SERVICE "\",\"path\":"
@@ -243,25 +243,20 @@ static const char *HOOKS_MUTATING =
     "\"resources\":[\"s2iruns\"]}]}]}";
 
 #define VALIDATING_HOOK(name, path, resource)                                                      \
-    "{\"name\":\"" name "\",\"admissionReviewVersions\":[\"v1\"],\"sideEffects\":\"None\","      \
-    "\"failurePolicy\":\"Fail\",\"timeoutSeconds\":5,\"clientConfig\":{\"service\":"             \
-    "{\"namespace\":\"" OPNS "\",\"name\":\"" SERVICE "\",\"path\":\"" path "\"}},"              \
-    "\"rules\":[{\"operations\":[\"CREATE\",\"UPDATE\"],\"apiGroups\":"                          \
-    "[\"devops.kubesphere.io\"],\"apiVersions\":[\"v1alpha1\"],\"resources\":[\"" resource      \
+    "{\"name\":\"" name "\",\"admissionReviewVersions\":[\"v1\"],\"sideEffects\":\"None\","        \
+    "\"failurePolicy\":\"Fail\",\"timeoutSeconds\":5,\"clientConfig\":{\"service\":"               \
+    "{\"namespace\":\"" OPNS "\",\"name\":\"" SERVICE "\",\"path\":\"" path "\"}},"                \
+    "\"rules\":[{\"operations\":[\"CREATE\",\"UPDATE\"],\"apiGroups\":"                            \
+    "[\"devops.kubesphere.io\"],\"apiVersions\":[\"v1alpha1\"],\"resources\":[\"" resource         \
     "\"]}]}"
 
-static const char *HOOKS_VALIDATING =
-    "{\"apiVersion\":\"admissionregistration.k8s.io/v1\",\"kind\":"
-    "\"ValidatingWebhookConfiguration\",\"metadata\":{\"name\":"
-    "\"s2i-operator-validating-webhook-configuration\"},\"webhooks\":[" VALIDATING_HOOK(
-        "vs2ibuilder.kb.io", "/validate-devops-kubesphere-io-v1alpha1-s2ibuilder",
-        "s2ibuilders") "," VALIDATING_HOOK("vs2irun.kb.io",
-                                           "/validate-devops-kubesphere-io-v1alpha1-s2irun",
-                                           "s2iruns") "," VALIDATING_HOOK("s2ibuildertemplate.kb.io",
-                                                                          "/validate-devops-"
-                                                                          "kubesphere-io-v1alpha1-"
-                                                                          "s2ibuildertemplate",
-                                                                          "s2ibuildertemplates") "]}";
+static const char *const HOOK_BUILDER = VALIDATING_HOOK(
+    "vs2ibuilder.kb.io", "/validate-devops-kubesphere-io-v1alpha1-s2ibuilder", "s2ibuilders");
+static const char *const HOOK_RUN =
+    VALIDATING_HOOK("vs2irun.kb.io", "/validate-devops-kubesphere-io-v1alpha1-s2irun", "s2iruns");
+static const char *const HOOK_TEMPLATE = VALIDATING_HOOK(
+    "s2ibuildertemplate.kb.io", "/validate-devops-kubesphere-io-v1alpha1-s2ibuildertemplate",
+    "s2ibuildertemplates");
 
 static void service_at(const char *name, int port)
 {
@@ -282,7 +277,13 @@ static void suite_start(void)
     kubectl_ok(NULL, "create namespace " OPNS);
     kubectl_ok(NULL, "create namespace " NS);
     kubectl_ok(HOOKS_MUTATING, "apply");
-    kubectl_ok(HOOKS_VALIDATING, "apply");
+    char *validating =
+        util_asprintf("{\"apiVersion\":\"admissionregistration.k8s.io/v1\",\"kind\":"
+                      "\"ValidatingWebhookConfiguration\",\"metadata\":{\"name\":"
+                      "\"validating-webhook-configuration\"},\"webhooks\":[%s,%s,%s]}",
+                      HOOK_BUILDER, HOOK_RUN, HOOK_TEMPLATE);
+    kubectl_ok(validating, "apply");
+    free(validating);
 
     char *err = NULL;
     ck_assert_msg(kube_config_load_file(sim.kubeconfig, NULL, &config, &err) == 0, "%s", err);
@@ -481,8 +482,9 @@ START_TEST(test_kubectl_sees_upstream_denials)
     free(obj);
     /* a run with a tag that is not one */
     obj = run_json("bad-tag", ",\"newTag\":\"not a tag\"");
-    kubectl_denied(obj, "admission webhook \"vs2irun.kb.io\" denied the request: invalid "
-                        "reference format",
+    kubectl_denied(obj,
+                   "admission webhook \"vs2irun.kb.io\" denied the request: invalid "
+                   "reference format",
                    "create");
     free(obj);
     /* a template without builder images */
@@ -522,8 +524,7 @@ START_TEST(test_defaults_and_run_label_and_owner_reference)
     json_object *r = kubectl_json("get s2irun java-1 -n " NS);
     json_object *labels = json_object_object_get(json_object_object_get(r, "metadata"), "labels");
     ck_assert_str_eq(
-        json_object_get_string(json_object_object_get(labels, API_LABEL_RUN_BUILDER_NAME)),
-        "java");
+        json_object_get_string(json_object_object_get(labels, API_LABEL_RUN_BUILDER_NAME)), "java");
     json_object *refs =
         json_object_object_get(json_object_object_get(r, "metadata"), "ownerReferences");
     ck_assert_uint_eq(json_object_array_length(refs), 1);
@@ -590,8 +591,8 @@ START_TEST(test_started_run_spec_is_immutable_but_cancellable)
                    "admission webhook \"vs2irun.kb.io\" denied the request: Invalid value "
                    "specified for \"spec\": should not change s2i run spec when job started",
                    "apply");
-    kubectl_ok(NULL,
-               "patch s2irun imm-1 -n " NS " --type=merge -p '{\"spec\":{\"state\":\"Cancelled\"}}'");
+    kubectl_ok(NULL, "patch s2irun imm-1 -n " NS
+                     " --type=merge -p '{\"spec\":{\"state\":\"Cancelled\"}}'");
     json_object *r = kubectl_json("get s2irun imm-1 -n " NS);
     ck_assert_str_eq(at(r, "spec.state"), "Cancelled");
     json_object_put(r);
@@ -721,8 +722,8 @@ START_TEST(test_wrong_san_is_refused_whatever_the_cn_says)
     /* a certificate whose CN names wrong-service, SANs the real service: still refused for
      * wrong-service, and accepted for the real one, which only its SANs name */
     char *cert = NULL, *key = NULL, *err = NULL;
-    ck_assert_msg(cert_generate_serving(m.ca_pem, m.ca_key_pem, "wrong-service." OPNS ".svc",
-                                        names, 3600, time(NULL), &cert, &key, &err) == 0,
+    ck_assert_msg(cert_generate_serving(m.ca_pem, m.ca_key_pem, "wrong-service." OPNS ".svc", names,
+                                        3600, time(NULL), &cert, &key, &err) == 0,
                   "%s", err);
     server_tls_t tls = {.cert_pem = cert, .key_pem = key};
     ck_assert_int_eq(server_reload_tls(webhook_listener(wh), &tls), 0);
@@ -833,9 +834,8 @@ START_TEST(test_cert_manager_secret_is_followed)
 {
     char *ca, *ca_key, *cert, *key, *err = NULL;
     ck_assert_int_eq(cert_generate_ca("cm-ca", 3600, time(NULL), &ca, &ca_key, &err), 0);
-    ck_assert_int_eq(cert_generate_serving(ca, ca_key, "cm", names, 600, time(NULL), &cert, &key,
-                                           &err),
-                     0);
+    ck_assert_int_eq(
+        cert_generate_serving(ca, ca_key, "cm", names, 600, time(NULL), &cert, &key, &err), 0);
     char *b_cert = webhook_base64_encode(cert, strlen(cert));
     char *b_key = webhook_base64_encode(key, strlen(key));
     char *b_ca = webhook_base64_encode(ca, strlen(ca));
@@ -857,9 +857,8 @@ START_TEST(test_cert_manager_secret_is_followed)
     ck_assert_str_eq(w->served.cert_pem, cert);
     /* the issuer renews: followed; the issued Secret is never written */
     char *cert2, *key2;
-    ck_assert_int_eq(cert_generate_serving(ca, ca_key, "cm", names, 600, time(NULL), &cert2,
-                                           &key2, &err),
-                     0);
+    ck_assert_int_eq(
+        cert_generate_serving(ca, ca_key, "cm", names, 600, time(NULL), &cert2, &key2, &err), 0);
     free(b_cert);
     free(b_key);
     b_cert = webhook_base64_encode(cert2, strlen(cert2));
