@@ -17,6 +17,9 @@
 #include "controller/controller.h"
 #include "informer/informer.h"
 #include "kube/kube.h"
+#include "leader/leader.h"
+#include "metrics/metrics.h"
+#include "server/server.h"
 #include "util/util.h"
 
 #define MAX_INSECURE 16
@@ -36,6 +39,11 @@ typedef struct flags {
     long default_timeout;
     double builder_status_interval;
     double run_status_interval;
+    bool leader_elect;
+    const char *leader_namespace;
+    const char *leader_id;
+    const char *metrics_address;
+    const char *probe_address;
 } flags_t;
 
 static void usage(FILE *out)
@@ -62,6 +70,11 @@ static void usage(FILE *out)
         "  --insecure-registry HOST:PORT  registry reached over plain HTTP (repeatable)\n"
         "  --builder-status-interval S    seconds between a builder's status writes (default 1)\n"
         "  --run-status-interval S        seconds between a run's progress writes (default 3)\n"
+        "  --leader-elect                 elect a leader with a Lease; only the leader reconciles\n"
+        "  --leader-election-namespace NS namespace of the Lease (default: POD_NAMESPACE)\n"
+        "  --leader-election-id NAME      name of the Lease (default s2i-operator-leader)\n"
+        "  --metrics-bind-address ADDR    Prometheus /metrics (default :8080; 0 disables)\n"
+        "  --health-probe-bind-address A  /healthz and /readyz (default :8081; 0 disables)\n"
         "  -v, --v N                      log verbosity (klog levels)\n"
         "  --log-format text|json         log format (default text)\n"
         "  --version                      print the version\n");
@@ -91,7 +104,12 @@ static int parse_flags(int argc, char **argv, flags_t *f)
         O_RSI,
         O_LOG_FORMAT,
         O_VERSION,
-        O_HELP
+        O_HELP,
+        O_LEADER,
+        O_LEADER_NS,
+        O_LEADER_ID,
+        O_METRICS,
+        O_PROBES
     };
     static const struct option opts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -108,6 +126,11 @@ static int parse_flags(int argc, char **argv, flags_t *f)
         {"builder-status-interval", required_argument, NULL, O_BSI},
         {"run-status-interval", required_argument, NULL, O_RSI},
         {"log-format", required_argument, NULL, O_LOG_FORMAT},
+        {"leader-elect", optional_argument, NULL, O_LEADER},
+        {"leader-election-namespace", required_argument, NULL, O_LEADER_NS},
+        {"leader-election-id", required_argument, NULL, O_LEADER_ID},
+        {"metrics-bind-address", required_argument, NULL, O_METRICS},
+        {"health-probe-bind-address", required_argument, NULL, O_PROBES},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, O_HELP},
@@ -169,6 +192,21 @@ static int parse_flags(int argc, char **argv, flags_t *f)
         case 'v':
             log_set_verbosity(atoi(a));
             break;
+        case O_LEADER:
+            f->leader_elect = !a || strcmp(a, "false") != 0;
+            break;
+        case O_LEADER_NS:
+            f->leader_namespace = a;
+            break;
+        case O_LEADER_ID:
+            f->leader_id = a;
+            break;
+        case O_METRICS:
+            f->metrics_address = a;
+            break;
+        case O_PROBES:
+            f->probe_address = a;
+            break;
         case O_VERSION:
             printf("s2i-operator %s\n", S2I_VERSION);
             exit(0);
@@ -183,7 +221,22 @@ static int parse_flags(int argc, char **argv, flags_t *f)
     return 0;
 }
 
-static int connect_client(const flags_t *f, kube_config_t **config, kube_client_t **client)
+typedef struct api_metrics {
+    metrics_family_t *requests;
+    metrics_family_t *latency;
+} api_metrics_t;
+
+static void observe_api(const char *method, long code, double seconds, void *data)
+{
+    api_metrics_t *am = data;
+    char c[16];
+    snprintf(c, sizeof c, "%ld", code);
+    metrics_counter_inc(am->requests, METRICS_LABELS(method, c));
+    metrics_histogram_observe(am->latency, METRICS_LABELS(method), seconds);
+}
+
+static int connect_client(const flags_t *f, api_metrics_t *am, kube_config_t **config,
+                          kube_client_t **client)
 {
     char *err = NULL;
     if (kube_config_load_default(f->kubeconfig, f->context, config, &err) < 0) {
@@ -195,6 +248,10 @@ static int connect_client(const flags_t *f, kube_config_t **config, kube_client_
     kube_client_options_default(&co);
     co.qps = f->qps > 0 ? f->qps : 50;
     co.burst = f->burst > 0 ? f->burst : 100;
+    if (am && am->requests && am->latency) {
+        co.observe = observe_api;
+        co.observe_data = am;
+    }
     if (kube_client_new(*config, &co, client, &err) < 0) {
         log_error("cannot create the API client", "error", err ? err : "unknown", NULL);
         free(err);
@@ -212,6 +269,9 @@ static sigset_t stop_signals(void)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    /* From the leader-election thread: SIGUSR1 won the Lease, SIGUSR2 lost it. */
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     return set;
@@ -299,7 +359,7 @@ static int debug_watch(int argc, char **argv)
     sigset_t set = stop_signals();
     kube_config_t *config;
     kube_client_t *client;
-    if (connect_client(&f, &config, &client) < 0) {
+    if (connect_client(&f, NULL, &config, &client) < 0) {
         free(copy);
         return 1;
     }
@@ -325,25 +385,80 @@ static int debug_watch(int argc, char **argv)
 
 /* ---- main ------------------------------------------------------------------------------- */
 
+static pthread_t main_thread;
+
+static void on_started_leading(void *data)
+{
+    (void)data;
+    pthread_kill(main_thread, SIGUSR1);
+}
+
+static void on_stopped_leading(void *data)
+{
+    (void)data;
+    pthread_kill(main_thread, SIGUSR2);
+}
+
+static void on_new_leader(const char *identity, void *data)
+{
+    (void)data;
+    log_info("leader elected", "identity", identity, NULL);
+}
+
+static bool caches_ready(void *data, buf_t *reason)
+{
+    if (controller_manager_synced(data))
+        return true;
+    buf_puts(reason, "informer caches have not synced yet");
+    return false;
+}
+
+static server_listener_t *listen_on(server_t *srv, const char *name, const char *address)
+{
+    if (!address || !*address || strcmp(address, "0") == 0)
+        return NULL;
+    server_listener_options_t lo = {0};
+    lo.name = name;
+    lo.address = address;
+    return server_add_listener(srv, &lo);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "debug") == 0 && strcmp(argv[2], "watch") == 0)
         return debug_watch(argc - 3, argv + 3);
     flags_t f = {0};
     f.builder_image = getenv("S2IIMAGENAME");
+    f.metrics_address = ":8080";
+    f.probe_address = ":8081";
+    f.leader_id = "s2i-operator-leader";
     if (parse_flags(argc, argv, &f) < 0)
         return 2;
     if (!f.builder_image || !*f.builder_image) {
         log_error("no builder image: set --builder-image or S2IIMAGENAME", NULL);
         return 2;
     }
+    main_thread = pthread_self();
     sigset_t set = stop_signals();
+    metrics_registry_t *reg = metrics_registry_new();
+    metrics_process_collector_register(reg);
+    api_metrics_t am = {
+        metrics_counter_new(
+            reg, "s2i_kube_client_requests_total",
+            "Requests to the Kubernetes API, by method and HTTP code (0: no answer).",
+            METRICS_LABELS("method", "code")),
+        metrics_histogram_new(reg, "s2i_kube_client_request_duration_seconds",
+                              "Kubernetes API request latency, by method.",
+                              METRICS_LABELS("method"), NULL, 0)};
     kube_config_t *config;
     kube_client_t *client;
-    if (connect_client(&f, &config, &client) < 0)
+    if (connect_client(&f, &am, &config, &client) < 0) {
+        metrics_registry_free(reg);
         return 1;
+    }
     char host[256] = "";
     gethostname(host, sizeof host - 1);
+    const char *pod = getenv("POD_NAME") ? getenv("POD_NAME") : host;
     controller_options_t co = {0};
     co.namespace = f.namespace;
     co.builder_image = f.builder_image;
@@ -354,27 +469,98 @@ int main(int argc, char **argv)
     co.log_url_base = f.log_url_base;
     co.builder_status_interval = f.builder_status_interval;
     co.run_status_interval = f.run_status_interval;
-    co.instance = getenv("POD_NAME") ? getenv("POD_NAME") : host;
+    co.instance = pod;
+    co.metrics = reg;
     controller_manager_t *mgr = NULL;
+    server_t *srv = NULL;
+    leader_t *leader = NULL;
+    char *identity = NULL;
+    int rc = 1;
     if (controller_manager_new(client, &co, &mgr) < 0 || controller_manager_start(mgr) < 0) {
         log_error("cannot start the controllers", NULL);
-        controller_manager_free(mgr);
-        kube_client_free(client);
-        kube_config_free(config);
-        return 1;
+        goto out;
     }
+    srv = server_new(&(server_options_t){.metrics = reg});
+    server_listener_t *metrics_l = listen_on(srv, "metrics", f.metrics_address);
+    server_listener_t *probes_l = listen_on(srv, "probes", f.probe_address);
+    if (!srv || (metrics_l && server_add_metrics(metrics_l, reg) < 0) ||
+        (probes_l && server_add_health_probes(probes_l, caches_ready, mgr) < 0) ||
+        server_start(srv) < 0) {
+        log_error("cannot start the HTTP server", NULL);
+        goto out;
+    }
+    char mport[16] = "off", pport[16] = "off";
+    if (metrics_l)
+        snprintf(mport, sizeof mport, "%d", server_listener_port(metrics_l));
+    if (probes_l)
+        snprintf(pport, sizeof pport, "%d", server_listener_port(probes_l));
     log_info("s2i-operator started", "version", S2I_VERSION, "server", kube_client_base_url(client),
-             "namespace", f.namespace ? f.namespace : "(all)", "builderImage", f.builder_image,
-             NULL);
+             "metricsPort", mport, "probesPort", pport, "namespace",
+             f.namespace ? f.namespace : "(all)", "builderImage", f.builder_image, "leaderElection",
+             f.leader_elect ? "on" : "off", NULL);
+    if (f.leader_elect) {
+        leader_options_t lo;
+        leader_options_default(&lo);
+        char *err = NULL;
+        lo.namespace = f.leader_namespace        ? f.leader_namespace
+                       : getenv("POD_NAMESPACE") ? getenv("POD_NAMESPACE")
+                       : config->namespace       ? config->namespace
+                                                 : "default";
+        lo.name = f.leader_id;
+        if (leader_identity_new(pod, &identity) < 0) {
+            log_error("cannot make a leader-election identity", NULL);
+            goto out;
+        }
+        lo.identity = identity;
+        leader_callbacks_t cb = {on_started_leading, on_stopped_leading, on_new_leader, NULL};
+        if (leader_new(config, &lo, &cb, &leader, &err) < 0 || leader_start(leader) < 0) {
+            log_error("cannot start leader election", "error", err ? err : "unknown", NULL);
+            free(err);
+            goto out;
+        }
+    } else if (controller_manager_run(mgr) < 0) {
+        log_error("cannot start the reconcile workers", NULL);
+        goto out;
+    }
     if (controller_manager_wait_for_sync(mgr, 60))
         log_info("caches synced", NULL);
-    int sig;
-    sigwait(&set, &sig);
-    log_info("shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    for (;;) {
+        int sig;
+        sigwait(&set, &sig);
+        if (sig == SIGUSR1) {
+            log_info("became the leader: reconciling", "identity", identity, NULL);
+            if (controller_manager_run(mgr) < 0) {
+                log_error("cannot start the reconcile workers", NULL);
+                goto out;
+            }
+            continue;
+        }
+        if (sig == SIGUSR2) {
+            /* As controller-runtime: a replica that lost the Lease exits, and is restarted as a
+             * standby with fresh state, rather than risk reconciling beside the new leader. */
+            log_error("lost the leader Lease: exiting", NULL);
+            controller_manager_stop(mgr);
+            rc = 1;
+            goto out;
+        }
+        log_info("shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+        break;
+    }
     controller_manager_stop(mgr);
+    if (leader)
+        leader_stop(leader); /* releases the Lease: a standby takes over at once */
+    rc = 0;
+out:
+    if (srv)
+        server_stop(srv, 5);
+    server_free(srv);
+    leader_free(leader);
+    free(identity);
     controller_manager_free(mgr);
     kube_client_free(client);
     kube_config_free(config);
-    log_info("stopped", NULL);
-    return 0;
+    metrics_registry_free(reg);
+    if (rc == 0)
+        log_info("stopped", NULL);
+    return rc;
 }

@@ -30,6 +30,7 @@
 #include <stddef.h>
 
 #include "kube/kube.h"
+#include "metrics/metrics.h"
 
 typedef struct controller_options {
     const char *namespace;                  /* watch this namespace only; NULL or "": all */
@@ -40,8 +41,9 @@ typedef struct controller_options {
     long default_timeout;                   /* seconds of a run without spec.timeout; 0: 3600 */
     const char *log_url_base;               /* NULL: KubeSphere's logging API */
     double builder_status_interval;         /* seconds between a builder's status writes; 0: 1 */
-    double run_status_interval; /* minimum seconds between progress writes of a run; 0: 3 */
-    const char *instance;       /* this replica's name, for events */
+    double run_status_interval;  /* minimum seconds between progress writes of a run; 0: 3 */
+    const char *instance;        /* this replica's name, for events */
+    metrics_registry_t *metrics; /* where to register the controller's metrics; NULL: none */
 } controller_options_t;
 
 typedef struct controller_manager controller_manager_t;
@@ -60,8 +62,11 @@ typedef struct controller_stats {
 
 int controller_manager_new(kube_client_t *client, const controller_options_t *opts,
                            controller_manager_t **out);
-/* Starts the informers and the workers. */
+/* Starts the informers (the caches: webhooks and endpoints read them, and a standby
+ * replica keeps them warm for a fast take-over). */
 int controller_manager_start(controller_manager_t *m);
+/* Starts the reconcile workers: the leader's part. After controller_manager_start. */
+int controller_manager_run(controller_manager_t *m);
 /* True once every informer has applied its first list. */
 bool controller_manager_synced(controller_manager_t *m);
 /* Waits for the caches (timeout seconds, < 0: forever). */

@@ -52,7 +52,24 @@ struct controller_manager {
     _Atomic uint64_t run_reconciles, run_errors, builder_reconciles, builder_errors;
     _Atomic uint64_t jobs_created, run_status_writes, builder_status_writes;
     _Atomic uint64_t runs_succeeded, runs_failed;
+
+    /* metrics (NULL families when no registry was given) */
+    struct queue_metrics {
+        const char *name;
+        metrics_family_t *queue_seconds, *work_seconds;
+    } metrics_run_queue, metrics_builder_queue;
+    metrics_family_t *run_duration;
+    metrics_family_t *gauge_active, *gauge_failed, *gauge_succeed, *gauge_unknown;
+    metrics_family_t *reconciles, *reconcile_errors, *status_writes, *jobs_created_total;
+    metrics_family_t *cache_objects, *cache_bytes, *queue_depth, *queue_adds, *queue_retries;
+    strmap_t *run_counts; /* namespace -> ns_count_t, refreshed per scrape (metrics.c) */
 };
+
+/* metrics.c */
+void controller_metrics_init(controller_manager_t *m);
+void controller_observe_queue(void *data, wq_metric_t metric, double seconds);
+/* Observes a finished run's build time (from startTime to completionTime). */
+void controller_observe_run(controller_manager_t *m, json_object *status);
 
 /* Reconcilers: 0 = done, -1 = retry with backoff, > 0 = reconcile again after that many
  * milliseconds. */

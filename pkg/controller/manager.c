@@ -392,8 +392,12 @@ int controller_manager_new(kube_client_t *client, const controller_options_t *op
     pthread_mutex_init(&m->lock, NULL);
     m->last_write = strmap_new(free);
 
+    controller_metrics_init(m);
     wq_options_t qo = {0};
+    qo.observe = controller_observe_queue;
+    qo.observe_data = &m->metrics_run_queue;
     m->run_queue = wq_new(&qo);
+    qo.observe_data = &m->metrics_builder_queue;
     m->builder_queue = wq_new(&qo);
     m->recorder = recorder_new(client, "s2i-operator", m->instance);
 
@@ -433,6 +437,13 @@ int controller_manager_start(controller_manager_t *m)
     for (size_t i = 0; i < UTIL_ARRAY_LEN(all); i++)
         if (informer_start(all[i]) < 0)
             return -1;
+    return 0;
+}
+
+int controller_manager_run(controller_manager_t *m)
+{
+    if (!m->started || m->workers)
+        return -1;
     size_t per = (size_t)m->opts.workers;
     m->workers = calloc(per * 2, sizeof *m->workers);
     if (!m->workers)
@@ -453,6 +464,8 @@ int controller_manager_start(controller_manager_t *m)
         }
         m->nworkers++;
     }
+    /* Work queued while this replica was a standby is still valid: the informer handlers
+     * enqueued it; nothing to replay. */
     return 0;
 }
 
@@ -508,6 +521,7 @@ void controller_manager_free(controller_manager_t *m)
     wq_free(m->builder_queue);
     recorder_free(m->recorder);
     strmap_free(m->last_write);
+    strmap_free(m->run_counts);
     pthread_mutex_destroy(&m->lock);
     for (size_t i = 0; m->insecure && m->insecure[i]; i++)
         free(m->insecure[i]);

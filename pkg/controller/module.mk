@@ -1,1 +1,1 @@
-controller_DEPS := informer workqueue api kube util
+controller_DEPS := informer workqueue api metrics kube util

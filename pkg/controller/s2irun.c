@@ -396,6 +396,7 @@ static long follow_job(run_ctx_t *c, json_object *job)
         }
     }
     char *reason = util_strdup(cond_reason(status)); /* status is consumed by the write */
+    json_object *final = finished ? json_object_get(status) : NULL;
     bool started_now = !jpath_str(cur, "kubernetesJobName");
     int wrc = write_status(c, status);
     if (wrc == 0) {
@@ -403,6 +404,7 @@ static long follow_job(run_ctx_t *c, json_object *job)
             recorder_event(m->recorder, c->run, "Normal", "Started", "the build started in Job %s",
                            jpath_str_or(job, "metadata.name", ""));
         if (finished) {
+            controller_observe_run(m, final);
             if (phase == RUN_PHASE_SUCCEEDED) {
                 atomic_fetch_add(&m->runs_succeeded, 1);
                 recorder_event(m->recorder, c->run, "Normal", "Succeeded",
@@ -416,6 +418,7 @@ static long follow_job(run_ctx_t *c, json_object *job)
         }
     }
     free(reason);
+    json_object_put(final);
     rc = status_rc(wrc);
 out:
     store_objects_free(pods, npods);

@@ -73,6 +73,7 @@ typedef struct transfer {
 
 void kube_client_options_default(kube_client_options_t *opts)
 {
+    memset(opts, 0, sizeof *opts);
     opts->qps = 5;
     opts->burst = 10;
     opts->timeout = 30;
@@ -464,8 +465,10 @@ static bool throttle(kube_client_t *c, const request_t *req)
     return sleep_unless_stopped(wait, req->stop);
 }
 
-static void log_attempt(const request_t *req, long code, double started)
+static void log_attempt(kube_client_t *c, const request_t *req, long code, double started)
 {
+    if (c->opts.observe)
+        c->opts.observe(req->method, code, util_monotonic() - started, c->opts.observe_data);
     if (!log_enabled(6))
         return;
     char status[16], ms[32];
@@ -513,7 +516,7 @@ static kube_err_t execute(kube_client_t *c, const request_t *req, kube_result_t 
             curl_easy_cleanup(t.handle);
         else
             pool_put(c, t.handle);
-        log_attempt(req, code, started);
+        log_attempt(c, req, code, started);
 
         if (stopped || t.decoder_rc > 0) {
             /* Stopped by the flag or the callback (out is OK), or by an ERROR event (out

@@ -215,6 +215,11 @@ typedef struct kube_client_options {
     double max_retry_wait;   /* cap on one Retry-After wait, seconds. Default 30 */
     const char *user_agent;  /* default "s2i-operator/" S2I_VERSION; copied */
     size_t max_idle_handles; /* easy handles kept for reuse. Default 16 */
+    /* Optional: called after every HTTP attempt (retries included) with the method
+     * ("GET", ...), the HTTP code (0: no answer) and its duration; for metrics. Called on
+     * the requesting thread; must be quick and thread-safe. */
+    void (*observe)(const char *method, long code, double seconds, void *data);
+    void *observe_data;
 } kube_client_options_t;
 
 void kube_client_options_default(kube_client_options_t *opts);

@@ -27,8 +27,26 @@ class Operator:
         self.log = open(self.log_path, "w")
         binary = os.path.join(BUILD, "bin", "s2i-operator")
         cmd = [binary, "--kubeconfig", kubeconfig, "--builder-image", PREPARE_IMAGE, "-v", "2",
-               "--builder-status-interval", "0.2", "--run-status-interval", "0.5"] + list(args)
+               "--builder-status-interval", "0.2", "--run-status-interval", "0.5",
+               "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0"] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def port(self, which):
+        """The bound port of "metrics" or "probes", from the start-up log line."""
+        import re
+        def found():
+            m = re.search(r'%sPort="(\d+)"' % which, self.text())
+            return int(m.group(1)) if m else None
+        return wait_for(found, timeout=20, what="%s port in the operator log" % which)
+
+    def http(self, which, path):
+        import urllib.error
+        import urllib.request
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port(which), path), timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
     def stop(self, sig=signal.SIGTERM, check=True):
         if self.proc.poll() is None:
