@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "controller/controller.h"
+#include "httpapi/httpapi.h"
 #include "informer/informer.h"
 #include "kube/kube.h"
 #include "leader/leader.h"
@@ -44,6 +45,7 @@ typedef struct flags {
     const char *leader_id;
     const char *metrics_address;
     const char *probe_address;
+    const char *http_address;
 } flags_t;
 
 static void usage(FILE *out)
@@ -75,6 +77,7 @@ static void usage(FILE *out)
         "  --leader-election-id NAME      name of the Lease (default s2i-operator-leader)\n"
         "  --metrics-bind-address ADDR    Prometheus /metrics (default :8080; 0 disables)\n"
         "  --health-probe-bind-address A  /healthz and /readyz (default :8081; 0 disables)\n"
+        "  --http-bind-address ADDR      build logs and triggers (default :8082; 0 disables)\n"
         "  -v, --v N                      log verbosity (klog levels)\n"
         "  --log-format text|json         log format (default text)\n"
         "  --version                      print the version\n");
@@ -109,7 +112,8 @@ static int parse_flags(int argc, char **argv, flags_t *f)
         O_LEADER_NS,
         O_LEADER_ID,
         O_METRICS,
-        O_PROBES
+        O_PROBES,
+        O_HTTP
     };
     static const struct option opts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -131,6 +135,7 @@ static int parse_flags(int argc, char **argv, flags_t *f)
         {"leader-election-id", required_argument, NULL, O_LEADER_ID},
         {"metrics-bind-address", required_argument, NULL, O_METRICS},
         {"health-probe-bind-address", required_argument, NULL, O_PROBES},
+        {"http-bind-address", required_argument, NULL, O_HTTP},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, O_HELP},
@@ -206,6 +211,9 @@ static int parse_flags(int argc, char **argv, flags_t *f)
             break;
         case O_PROBES:
             f->probe_address = a;
+            break;
+        case O_HTTP:
+            f->http_address = a;
             break;
         case O_VERSION:
             printf("s2i-operator %s\n", S2I_VERSION);
@@ -431,6 +439,7 @@ int main(int argc, char **argv)
     f.builder_image = getenv("S2IIMAGENAME");
     f.metrics_address = ":8080";
     f.probe_address = ":8081";
+    f.http_address = ":8082";
     f.leader_id = "s2i-operator-leader";
     if (parse_flags(argc, argv, &f) < 0)
         return 2;
@@ -473,6 +482,8 @@ int main(int argc, char **argv)
     co.metrics = reg;
     controller_manager_t *mgr = NULL;
     server_t *srv = NULL;
+    httpapi_t *api = NULL;
+    kube_client_t *http_client = NULL;
     leader_t *leader = NULL;
     char *identity = NULL;
     int rc = 1;
@@ -483,19 +494,38 @@ int main(int argc, char **argv)
     srv = server_new(&(server_options_t){.metrics = reg});
     server_listener_t *metrics_l = listen_on(srv, "metrics", f.metrics_address);
     server_listener_t *probes_l = listen_on(srv, "probes", f.probe_address);
+    server_listener_t *http_l = listen_on(srv, "http", f.http_address);
+    if (http_l) {
+        /* Its own client: log followers must not spend the reconcilers' request budget. */
+        kube_client_options_t ho;
+        kube_client_options_default(&ho);
+        ho.qps = 20;
+        ho.burst = 40;
+        char *err = NULL;
+        if (kube_client_new(config, &ho, &http_client, &err) < 0 ||
+            httpapi_new(&(httpapi_options_t){.client = http_client, .manager = mgr, .metrics = reg},
+                        &api) < 0 ||
+            httpapi_register(api, http_l) < 0) {
+            log_error("cannot start the log and trigger endpoints", "error", err ? err : "", NULL);
+            free(err);
+            goto out;
+        }
+    }
     if (!srv || (metrics_l && server_add_metrics(metrics_l, reg) < 0) ||
         (probes_l && server_add_health_probes(probes_l, caches_ready, mgr) < 0) ||
         server_start(srv) < 0) {
         log_error("cannot start the HTTP server", NULL);
         goto out;
     }
-    char mport[16] = "off", pport[16] = "off";
+    char mport[16] = "off", pport[16] = "off", hport[16] = "off";
+    if (http_l)
+        snprintf(hport, sizeof hport, "%d", server_listener_port(http_l));
     if (metrics_l)
         snprintf(mport, sizeof mport, "%d", server_listener_port(metrics_l));
     if (probes_l)
         snprintf(pport, sizeof pport, "%d", server_listener_port(probes_l));
     log_info("s2i-operator started", "version", S2I_VERSION, "server", kube_client_base_url(client),
-             "metricsPort", mport, "probesPort", pport, "namespace",
+             "metricsPort", mport, "probesPort", pport, "httpPort", hport, "namespace",
              f.namespace ? f.namespace : "(all)", "builderImage", f.builder_image, "leaderElection",
              f.leader_elect ? "on" : "off", NULL);
     if (f.leader_elect) {
@@ -553,7 +583,11 @@ int main(int argc, char **argv)
 out:
     if (srv)
         server_stop(srv, 5);
+    if (api)
+        httpapi_stop(api);
     server_free(srv);
+    httpapi_free(api);
+    kube_client_free(http_client);
     leader_free(leader);
     free(identity);
     controller_manager_free(mgr);

@@ -28,11 +28,12 @@ class Operator:
         binary = os.path.join(BUILD, "bin", "s2i-operator")
         cmd = [binary, "--kubeconfig", kubeconfig, "--builder-image", PREPARE_IMAGE, "-v", "2",
                "--builder-status-interval", "0.2", "--run-status-interval", "0.5",
-               "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0"] + list(args)
+               "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
+               "--http-bind-address", "127.0.0.1:0"] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
 
     def port(self, which):
-        """The bound port of "metrics" or "probes", from the start-up log line."""
+        """The bound port of "metrics", "probes" or "http", from the start-up log line."""
         import re
         def found():
             m = re.search(r'%sPort="(\d+)"' % which, self.text())

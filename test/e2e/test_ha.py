@@ -1,6 +1,7 @@
 """Production surfaces of the operator process: /healthz, /readyz, /metrics, and
 leader election between two replicas (SIGKILL failover, SIGTERM handover)."""
 import json
+import urllib.error
 import re
 import signal
 import time
@@ -78,3 +79,35 @@ class LeaderElectionTest(E2ETestCase):
         wait_for(lambda: "became the leader" in c.text(), timeout=10, interval=0.05, what="handover")
         self.assertLess(time.time() - t0, 2.5)
         c.stop()
+
+
+class OperatorEndpointsTest(E2ETestCase):
+    def test_the_operator_serves_build_logs_and_triggers(self):
+        import urllib.request
+        self.set_scripts({"e2e.local/builder-ok:1": {"exitCode": 0, "duration": 0.2, "logs": "assembling app"}})
+        op = self.start_operator()
+        b = self.s2ibuilder("trig", secretCode="s3cret")
+        self.apply(b)
+        wait_for(lambda: op.http("probes", "/readyz")[0] == 200, what="ready")
+        url = "http://127.0.0.1:%d/s2itrigger/v1alpha1/general/namespaces/e2e/s2ibuilders/trig/?secretCode=" \
+              % op.port("http")
+        req = urllib.request.Request(url + "s3cret", data=b'{"newTag":"v9"}', method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(r.status, 201)
+            created = json.loads(r.read())
+        run = self.wait_run(created["name"])
+        self.assertEqual(run["spec"]["newTag"], "v9")
+        try:
+            urllib.request.urlopen(urllib.request.Request(url + "wrong", method="POST"), timeout=10)
+            self.fail("a wrong secretCode was accepted")
+        except urllib.error.HTTPError as e:
+            self.assertEqual(e.code, 401)
+        token = self.sim.token
+        req = urllib.request.Request("http://127.0.0.1:%d/logs/namespaces/e2e/s2iruns/%s"
+                                     % (op.port("http"), created["name"]),
+                                     headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertIn("assembling app", r.read().decode())
+        op.stop()
+        type(self).operator = None
