@@ -176,7 +176,7 @@ build_err_t build_layer_since(const image_snapshot_t *before, char *const *exclu
         goto out;
     }
     for (size_t i = 0; i < changes.notes_len; i++)
-        log_warn("not compared", "note", changes.notes[i], NULL);
+        log_v(1, "not compared", "note", changes.notes[i], NULL);
     build_file_sink_t sink = {open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
     if (sink.fd < 0) {
         build_error_set(error, BUILD_ERR_SNAPSHOT, "%s: %s", file, strerror(errno));

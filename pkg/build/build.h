@@ -139,7 +139,7 @@ typedef struct build_config {
 
 /* Decodes an S2iBuildConfig document: kind S2iBuildConfig, version 1, "config" an object
  * decoded as pkg/api's S2iConfig (a type error is an error), "outputImage" a valid image
- * reference, secrets only under BUILD_SECRETS_DIR. 0, or -1 with *err. */
+ * reference, secrets absolute paths that do not climb. 0, or -1 with *err. */
 int build_config_parse(const char *json, size_t len, build_config_t **out, char **err);
 int build_config_load(const char *path, build_config_t **out, char **err);
 void build_config_free(build_config_t *c);
