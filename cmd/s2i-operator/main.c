@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "controller/controller.h"
+#include "controller/jobspec.h"
 #include "httpapi/httpapi.h"
 #include "informer/informer.h"
 #include "kube/kube.h"
@@ -46,6 +47,8 @@ typedef struct flags {
     const char *metrics_address;
     const char *probe_address;
     const char *http_address;
+    long max_concurrent_builds;
+    long pending_timeout;
 } flags_t;
 
 static void usage(FILE *out)
@@ -78,6 +81,10 @@ static void usage(FILE *out)
         "  --metrics-bind-address ADDR    Prometheus /metrics (default :8080; 0 disables)\n"
         "  --health-probe-bind-address A  /healthz and /readyz (default :8081; 0 disables)\n"
         "  --http-bind-address ADDR      build logs and triggers (default :8082; 0 disables)\n"
+        "  --max-concurrent-builds N      builds running at once in the cluster (default: no "
+        "limit)\n"
+        "  --pending-timeout DURATION     a build pod that has not started by then fails (default "
+        "10m)\n"
         "  -v, --v N                      log verbosity (klog levels)\n"
         "  --log-format text|json         log format (default text)\n"
         "  --version                      print the version\n");
@@ -113,7 +120,9 @@ static int parse_flags(int argc, char **argv, flags_t *f)
         O_LEADER_ID,
         O_METRICS,
         O_PROBES,
-        O_HTTP
+        O_HTTP,
+        O_MAX_BUILDS,
+        O_PENDING
     };
     static const struct option opts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -136,6 +145,8 @@ static int parse_flags(int argc, char **argv, flags_t *f)
         {"metrics-bind-address", required_argument, NULL, O_METRICS},
         {"health-probe-bind-address", required_argument, NULL, O_PROBES},
         {"http-bind-address", required_argument, NULL, O_HTTP},
+        {"max-concurrent-builds", required_argument, NULL, O_MAX_BUILDS},
+        {"pending-timeout", required_argument, NULL, O_PENDING},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, O_HELP},
@@ -214,6 +225,14 @@ static int parse_flags(int argc, char **argv, flags_t *f)
             break;
         case O_HTTP:
             f->http_address = a;
+            break;
+        case O_MAX_BUILDS:
+            f->max_concurrent_builds = atol(a);
+            break;
+        case O_PENDING:
+            /* "10m", "90s" or plain seconds */
+            f->pending_timeout =
+                jobspec_parse_duration(a) > 0 ? jobspec_parse_duration(a) : atol(a);
             break;
         case O_VERSION:
             printf("s2i-operator %s\n", S2I_VERSION);
@@ -480,6 +499,8 @@ int main(int argc, char **argv)
     co.run_status_interval = f.run_status_interval;
     co.instance = pod;
     co.metrics = reg;
+    co.max_concurrent_builds = f.max_concurrent_builds;
+    co.pending_timeout = f.pending_timeout;
     controller_manager_t *mgr = NULL;
     server_t *srv = NULL;
     httpapi_t *api = NULL;

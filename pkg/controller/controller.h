@@ -44,6 +44,8 @@ typedef struct controller_options {
     double run_status_interval;  /* minimum seconds between progress writes of a run; 0: 3 */
     const char *instance;        /* this replica's name, for events */
     metrics_registry_t *metrics; /* where to register the controller's metrics; NULL: none */
+    long max_concurrent_builds;  /* builds running at once in the cluster; 0: no limit */
+    long pending_timeout;        /* seconds a run's pod may stay unstarted; 0: 600 */
 } controller_options_t;
 
 typedef struct controller_manager controller_manager_t;

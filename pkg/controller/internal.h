@@ -62,8 +62,32 @@ struct controller_manager {
     metrics_family_t *gauge_active, *gauge_failed, *gauge_succeed, *gauge_unknown;
     metrics_family_t *reconciles, *reconcile_errors, *status_writes, *jobs_created_total;
     metrics_family_t *cache_objects, *cache_bytes, *queue_depth, *queue_adds, *queue_retries;
-    strmap_t *run_counts; /* namespace -> ns_count_t, refreshed per scrape (metrics.c) */
+    strmap_t *run_counts;  /* namespace -> ns_count_t, refreshed per scrape (metrics.c) */
+    strmap_t *ns_limits;   /* namespace -> ns_limit_t, guarded by lock (admission.c) */
+    _Atomic bool queueing; /* a run was ever queued: watch for freed slots */
+    /* Admission decisions under limits are made one at a time, and runs admitted whose
+     * Job the cache does not show yet count as running (admission.c). */
+    pthread_mutex_t admit_lock;
+    strmap_t *admitted; /* run uid -> double*: when its Job was created */
 };
+
+/* admission.c: may a run start its build now (run policy, concurrency limits)? */
+typedef struct admission {
+    bool admit;
+    bool locked;     /* the slow path holds admit_lock until admission_done */
+    bool superseded; /* fail the run with reason/message */
+    char *reason;    /* when not admitted: Queued or Superseded */
+    char *message;
+} admission_t;
+int run_admission(controller_manager_t *m, json_object *run, json_object *builder,
+                  admission_t *out);
+void admission_clear(admission_t *a);
+/* After the Job create of an admitted run (created: it succeeded): counts the run as
+ * running until the Job shows up in the cache, and releases admit_lock. */
+void admission_done(controller_manager_t *m, admission_t *a, json_object *run, bool created);
+const char *run_policy_of(json_object *builder);
+/* After a build slot frees up: reconcile the runs still waiting for one. */
+void enqueue_waiting_runs(controller_manager_t *m);
 
 /* metrics.c */
 void controller_metrics_init(controller_manager_t *m);

@@ -162,9 +162,23 @@ static void run_changed(controller_manager_t *m, json_object *obj, bool builder_
         enqueue_builder(m, ns, jpath_str(obj, "spec.builderName"), m->opts.builder_status_interval);
 }
 
+static void requeue_runs_of_builder(controller_manager_t *m, json_object *builder);
+
 static void on_run_add(json_object *obj, void *data)
 {
-    run_changed(data, obj, true);
+    controller_manager_t *m = data;
+    run_changed(m, obj, true);
+    if (!informer_has_synced(m->runs))
+        return;
+    /* Under a serial policy a new run concerns the builder's other queued runs (a newer
+     * run supersedes them under SerialLatestOnly). */
+    char bkey[512];
+    snprintf(bkey, sizeof bkey, "%s/%s", jpath_str_or(obj, "metadata.namespace", ""),
+             jpath_str_or(obj, "spec.builderName", ""));
+    json_object *b = informer_get(m->builders, bkey);
+    if (b && strcmp(run_policy_of(b), "Parallel") != 0)
+        requeue_runs_of_builder(m, b);
+    json_object_put(b);
 }
 
 static void on_run_update(json_object *old, json_object *obj, void *data)
@@ -175,6 +189,9 @@ static void on_run_update(json_object *old, json_object *obj, void *data)
         !util_streq(jpath_str(old, "status.startTime"), jpath_str(obj, "status.startTime")) ||
         jpath_str(obj, "metadata.deletionTimestamp");
     run_changed(data, obj, builder);
+    /* A finished build frees a slot for queued runs. */
+    if (!runstatus_finished(old) && runstatus_finished(obj))
+        enqueue_waiting_runs(data);
 }
 
 static void on_run_delete(json_object *obj, void *data)
@@ -189,6 +206,7 @@ static void on_run_delete(json_object *obj, void *data)
     /* A deleted run changes runCount and maybe lastRunName: the builder must not point at
      * a run that is gone (the console spins forever on it). */
     enqueue_builder(m, jpath_str(obj, "metadata.namespace"), jpath_str(obj, "spec.builderName"), 0);
+    enqueue_waiting_runs(m);
 }
 
 static void requeue_runs_of_builder(controller_manager_t *m, json_object *builder)
@@ -385,11 +403,15 @@ int controller_manager_new(kube_client_t *client, const controller_options_t *op
         m->opts.builder_status_interval = 1.0;
     if (m->opts.run_status_interval <= 0)
         m->opts.run_status_interval = 3.0;
+    if (m->opts.pending_timeout <= 0)
+        m->opts.pending_timeout = 600;
     m->jobspec.builder_image = m->builder_image;
     m->jobspec.image_pull_policy = m->pull_policy;
     m->jobspec.default_timeout = m->opts.default_timeout;
     m->jobspec.insecure_registries = (const char *const *)m->insecure;
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->admit_lock, NULL);
+    m->admitted = strmap_new(free);
     m->last_write = strmap_new(free);
 
     controller_metrics_init(m);
@@ -522,6 +544,9 @@ void controller_manager_free(controller_manager_t *m)
     recorder_free(m->recorder);
     strmap_free(m->last_write);
     strmap_free(m->run_counts);
+    strmap_free(m->ns_limits);
+    strmap_free(m->admitted);
+    pthread_mutex_destroy(&m->admit_lock);
     pthread_mutex_destroy(&m->lock);
     for (size_t i = 0; m->insecure && m->insecure[i]; i++)
         free(m->insecure[i]);

@@ -50,8 +50,9 @@ char *runstatus_log_url(const char *base, const char *ns, const char *pod)
                          kubesphere ? "?operation=query" : "");
 }
 
-void runstatus_set_condition(json_object *status, const char *cond_status, const char *reason,
-                             const char *message, long long generation, double now)
+void runstatus_put_condition(json_object *status, const char *type, const char *cond_status,
+                             const char *reason, const char *message, long long generation,
+                             double now)
 {
     json_object *conds = jpath(status, "conditions");
     if (!conds || !json_object_is_type(conds, json_type_array)) {
@@ -62,14 +63,14 @@ void runstatus_set_condition(json_object *status, const char *cond_status, const
     size_t n = json_object_array_length(conds);
     for (size_t i = 0; i < n; i++) {
         json_object *c = json_object_array_get_idx(conds, i);
-        if (util_streq(jpath_str(c, "type"), "Succeeded")) {
+        if (util_streq(jpath_str(c, "type"), type)) {
             cond = c;
             break;
         }
     }
     if (!cond) {
         cond = json_object_new_object();
-        set_str(cond, "type", "Succeeded");
+        set_str(cond, "type", type);
         json_object_array_add(conds, cond);
     }
     if (!util_streq(jpath_str(cond, "status"), cond_status) ||
@@ -78,10 +79,65 @@ void runstatus_set_condition(json_object *status, const char *cond_status, const
     set_str(cond, "status", cond_status);
     set_str(cond, "reason", reason);
     set_str(cond, "message", message ? message : "");
-    if (generation > 0)
+    if (generation > 0) {
         json_object_object_add(cond, "observedGeneration", json_object_new_int64(generation));
-    if (generation > 0)
         json_object_object_add(status, "observedGeneration", json_object_new_int64(generation));
+    }
+}
+
+void runstatus_set_condition(json_object *status, const char *cond_status, const char *reason,
+                             const char *message, long long generation, double now)
+{
+    runstatus_put_condition(status, "Succeeded", cond_status, reason, message, generation, now);
+}
+
+static void drop_condition(json_object *status, const char *type)
+{
+    json_object *conds = jpath(status, "conditions");
+    if (!conds || !json_object_is_type(conds, json_type_array))
+        return;
+    json_object *keep = json_object_new_array();
+    size_t n = json_object_array_length(conds);
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(conds, i);
+        if (!util_streq(jpath_str(c, "type"), type))
+            json_object_array_add(keep, json_object_get(c));
+    }
+    json_object_object_add(status, "conditions", keep);
+}
+
+void runstatus_apply_kstatus(json_object *status, long long generation, double now)
+{
+    json_object *conds = jpath(status, "conditions");
+    const char *reason = NULL, *message = NULL;
+    size_t n =
+        conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(conds, i);
+        if (util_streq(jpath_str(c, "type"), "Succeeded")) {
+            reason = jpath_str(c, "reason");
+            message = jpath_str(c, "message");
+        }
+    }
+    /* Copies: putting conditions rewrites the strings these point into. */
+    char *r = util_strdup(reason ? reason : "Pending");
+    char *msg = util_strdup(message ? message : "");
+    const char *state = jpath_str(status, "runState");
+    if (util_streq(state, RUN_STATE_SUCCESSFUL)) {
+        drop_condition(status, "Reconciling");
+        drop_condition(status, "Stalled");
+        runstatus_put_condition(status, "Ready", "True", r, msg, generation, now);
+    } else if (util_streq(state, RUN_STATE_FAILED)) {
+        drop_condition(status, "Reconciling");
+        runstatus_put_condition(status, "Stalled", "True", r, msg, generation, now);
+        runstatus_put_condition(status, "Ready", "False", r, msg, generation, now);
+    } else {
+        drop_condition(status, "Stalled");
+        runstatus_put_condition(status, "Reconciling", "True", r, msg, generation, now);
+        runstatus_put_condition(status, "Ready", "False", r, msg, generation, now);
+    }
+    free(r);
+    free(msg);
 }
 
 static json_object *status_copy(json_object *run)

@@ -55,6 +55,15 @@ json_object *runstatus_from_job(const runstatus_input_t *in, run_phase_t *phase,
 void runstatus_set_condition(json_object *status, const char *cond_status, const char *reason,
                              const char *message, long long generation, double now);
 
+/* Sets a condition of any type (lastTransitionTime kept when status does not change). */
+void runstatus_put_condition(json_object *status, const char *type, const char *cond_status,
+                             const char *reason, const char *message, long long generation,
+                             double now);
+/* Derives the kstatus conditions from runState and Succeeded: Reconciling=True while
+ * pending/queued/running, Stalled=True when Failed, Ready True only when Successful; each
+ * with observedGeneration. Conditions that do not apply are removed. */
+void runstatus_apply_kstatus(json_object *status, long long generation, double now);
+
 /* A copy of the run's status, marked finished as Failed with reason/message (for what
  * the Job cannot say: cancelled, Job deleted, configuration errors). */
 json_object *runstatus_failed(json_object *run, const char *reason, const char *message,

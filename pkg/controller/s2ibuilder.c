@@ -243,6 +243,19 @@ static json_object *builder_status(controller_manager_t *m, json_object *builder
         json_object_object_add(st, "observedGeneration", json_object_new_int64(gen));
     }
     json_object_array_add(conds, cond);
+    if (strcmp(cstatus, "False") == 0) {
+        /* kstatus: a builder that cannot build until someone edits it is Stalled. */
+        json_object *stalled = json_object_new_object();
+        json_object_object_add(stalled, "type", json_object_new_string("Stalled"));
+        json_object_object_add(stalled, "status", json_object_new_string("True"));
+        json_object_object_add(stalled, "reason", json_object_new_string(reason ? reason : ""));
+        json_object_object_add(stalled, "message", json_object_new_string(message ? message : ""));
+        json_object_object_add(stalled, "lastTransitionTime",
+                               json_object_get(jpath(cond, "lastTransitionTime")));
+        if (gen > 0)
+            json_object_object_add(stalled, "observedGeneration", json_object_new_int64(gen));
+        json_object_array_add(conds, stalled);
+    }
     json_object_object_add(st, "conditions", conds);
     free(reason);
     free(message);

@@ -34,6 +34,9 @@ typedef struct run_ctx {
  * behind: reconcile again soon), -1 error. */
 static int write_status(run_ctx_t *c, json_object *status)
 {
+    /* kstatus conditions (Reconciling / Stalled / Ready) follow runState and Succeeded, so
+     * Flux, Argo CD and kstatus tools read progress the standard way. */
+    runstatus_apply_kstatus(status, jpath_int(c->run, "metadata.generation", 0), util_now());
     json_object *obj = jpath_copy(c->run);
     if (!obj) {
         json_object_put(status);
@@ -95,7 +98,16 @@ static long wait_with(run_ctx_t *c, const char *reason, const char *message, lon
         json_object_put(st);
         return requeue_ms;
     }
-    recorder_event(c->m->recorder, c->run, "Warning", reason, "%s", message);
+    /* A queue position moves with every build that starts: tell it, but not more often
+     * than every 10 s per run. */
+    if (strcmp(reason, "Queued") == 0 && cur_cond && json_object_array_length(cur_cond) > 0 &&
+        util_streq(jpath_str(json_object_array_get_idx(cur_cond, 0), "reason"), reason) &&
+        since_last_write(c->m, c->key) < 10) {
+        json_object_put(st);
+        return 10000;
+    }
+    if (strcmp(reason, "Queued") != 0)
+        recorder_event(c->m->recorder, c->run, "Warning", reason, "%s", message);
     int rc = write_status(c, st);
     return rc == 0 ? requeue_ms : status_rc(rc);
 }
@@ -170,6 +182,8 @@ static char *missing_secret(run_ctx_t *c, json_object *config)
 
 static long start_build(run_ctx_t *c)
 {
+    admission_t adm = {0};
+    bool created = false;
     controller_manager_t *m = c->m;
     const char *builder_name = jpath_str_or(c->run, "spec.builderName", NULL);
     if (!builder_name)
@@ -197,6 +211,16 @@ static long start_build(run_ctx_t *c)
                        err ? err : "invalid build configuration", REQUEUE_WAITING_MS);
         goto done;
     }
+    if (run_admission(m, c->run, builder, &adm) < 0) {
+        rc = -1;
+        goto done;
+    }
+    if (adm.superseded || !adm.admit) {
+        admission_done(m, &adm, c->run, false);
+        rc = adm.superseded ? fail_with(c, adm.reason, adm.message)
+                            : wait_with(c, adm.reason, adm.message, 30000);
+        goto done;
+    }
     char *missing = missing_secret(c, jpath(config, "config"));
     if (missing) {
         rc = wait_with(c, "SecretNotFound", missing, 10000);
@@ -211,6 +235,8 @@ static long start_build(run_ctx_t *c)
     kube_err_t kerr =
         job ? kube_create(m->client, &RES_JOBS, c->ns, job, NULL, &res) : KUBE_ERR_CLIENT;
     const char *job_name = jpath_str_or(job, "metadata.name", "");
+    created = kerr == KUBE_OK;
+    admission_done(m, &adm, c->run, created);
     if (kerr == KUBE_OK) {
         atomic_fetch_add(&m->jobs_created, 1);
         recorder_event(m->recorder, c->run, "Normal", "Created", "created Job %s to build %s",
@@ -257,6 +283,8 @@ static long start_build(run_ctx_t *c)
     kube_result_clear(&res);
     json_object_put(job);
 done:
+    admission_done(m, &adm, c->run, created);
+    admission_clear(&adm);
     json_object_put(config);
     json_object_put(tmpl);
     json_object_put(builder);
@@ -328,31 +356,118 @@ static const char *cond_reason(json_object *status)
     return NULL;
 }
 
+static const char *cond_message(json_object *status, const char *def)
+{
+    json_object *conds = jpath(status, "conditions");
+    size_t n =
+        conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(conds, i);
+        if (util_streq(jpath_str(c, "type"), "Succeeded"))
+            return jpath_str_or(c, "message", def);
+    }
+    return def;
+}
+
+/* Stops the build (suspends the Job: its pod goes, the Job stays for the console) and
+ * fails the run with reason and message. */
+static long stop_build(run_ctx_t *c, json_object *job, const char *reason, const char *message)
+{
+    controller_manager_t *m = c->m;
+    if (!jpath_bool(job, "spec.suspend", false)) {
+        kube_result_t res = KUBE_RESULT_INIT;
+        kube_err_t err =
+            kube_patch(m->client, &RES_JOBS, c->ns, jpath_str_or(job, "metadata.name", ""), NULL,
+                       KUBE_PATCH_MERGE, "{\"spec\":{\"suspend\":true}}", NULL, &res);
+        if (err != KUBE_OK && err != KUBE_ERR_NOT_FOUND) {
+            log_api_error("cannot suspend build Job", c->key, &res);
+            kube_result_clear(&res);
+            return -1;
+        }
+        kube_result_clear(&res);
+    }
+    return fail_with(c, reason, message);
+}
+
+static double parse_time(const char *s)
+{
+    time_t t;
+    return s && util_parse_rfc3339(s, &t) == 0 ? (double)t : 0;
+}
+
+/* When the build itself started: the first container of the newest pod that ran. */
+static double build_started(json_object **pods, size_t npods)
+{
+    double start = 0;
+    const char *groups[] = {"status.initContainerStatuses", "status.containerStatuses"};
+    for (size_t p = 0; p < npods; p++)
+        for (size_t g = 0; g < 2; g++) {
+            json_object *list = jpath(pods[p], groups[g]);
+            size_t n = list && json_object_is_type(list, json_type_array)
+                           ? json_object_array_length(list)
+                           : 0;
+            for (size_t i = 0; i < n; i++) {
+                json_object *cs = json_object_array_get_idx(list, i);
+                double t = parse_time(jpath_str(cs, "state.running.startedAt"));
+                if (!t)
+                    t = parse_time(jpath_str(cs, "state.terminated.startedAt"));
+                if (t && (!start || t < start))
+                    start = t;
+            }
+        }
+    return start;
+}
+
+/* The pending deadline (pod not started within pendingTimeout, counted from the Job's
+ * creation) and the build timeout (counted from the start of the build, independent of
+ * the time spent pending). Returns milliseconds until the nearer one (0: none); sets
+ * *reason and *message when one has passed. */
+static long run_deadline(run_ctx_t *c, json_object *builder, json_object *job, json_object **pods,
+                         size_t npods, run_phase_t phase, json_object *status, const char **reason,
+                         char **message)
+{
+    controller_manager_t *m = c->m;
+    double now = util_now();
+    long pending = jobspec_parse_duration(jpath_str(c->run, "spec.pendingTimeout"));
+    if (pending <= 0)
+        pending = jobspec_parse_duration(jpath_str(builder, "spec.config.pendingTimeout"));
+    if (pending <= 0)
+        pending = m->opts.pending_timeout;
+    long timeout = jobspec_parse_duration(jpath_str(c->run, "spec.timeout"));
+    if (timeout <= 0)
+        timeout = m->opts.default_timeout;
+    double started = build_started(pods, npods);
+    if (phase == RUN_PHASE_PENDING) {
+        /* Nothing runs: the pod waits for a node, an image, a volume -- even after the
+         * prepare step, when the builder image cannot be pulled. */
+        double since = parse_time(jpath_str(job, "metadata.creationTimestamp"));
+        if (!since)
+            return 0;
+        double left = since + (double)pending - now;
+        if (left <= 0) {
+            *reason = "PendingTimeout";
+            *message = util_asprintf("the build pod did not start within %lds: %s", pending,
+                                     cond_message(status, "no pod was created"));
+            return 0;
+        }
+        return (long)(left * 1000) + 1;
+    }
+    if (!started)
+        return 0;
+    double left = started + (double)timeout - now;
+    if (left <= 0) {
+        *reason = "Timeout";
+        *message = util_asprintf("the build did not finish within %ld seconds", timeout);
+        return 0;
+    }
+    return (long)(left * 1000) + 1;
+}
+
 static long follow_job(run_ctx_t *c, json_object *job)
 {
     controller_manager_t *m = c->m;
-    if (util_streq(jpath_str(c->run, "spec.state"), "Cancelled")) {
-        if (!jpath_bool(job, "spec.suspend", false)) {
-            /* Suspending stops the pod and keeps the Job, which the console reads. */
-            kube_result_t res = KUBE_RESULT_INIT;
-            kube_err_t err =
-                kube_patch(m->client, &RES_JOBS, c->ns, jpath_str_or(job, "metadata.name", ""),
-                           NULL, KUBE_PATCH_MERGE, "{\"spec\":{\"suspend\":true}}", NULL, &res);
-            if (err != KUBE_OK && err != KUBE_ERR_NOT_FOUND) {
-                log_api_error("cannot suspend build Job", c->key, &res);
-                kube_result_clear(&res);
-                return -1;
-            }
-            kube_result_clear(&res);
-        }
-        recorder_event(m->recorder, c->run, "Normal", "Cancelled", "the run was cancelled");
-        int rc = write_status(c, runstatus_failed(c->run, "Cancelled",
-                                                  "the run was cancelled; its build was stopped",
-                                                  util_now()));
-        if (rc == 0)
-            enqueue_builder(m, c->ns, jpath_str(c->run, "spec.builderName"), 0);
-        return status_rc(rc);
-    }
+    if (util_streq(jpath_str(c->run, "spec.state"), "Cancelled"))
+        return stop_build(c, job, "Cancelled", "the run was cancelled; its build was stopped");
     char bkey[512];
     snprintf(bkey, sizeof bkey, "%s/%s", c->ns, jpath_str_or(c->run, "spec.builderName", ""));
     json_object *builder = informer_get(m->builders, bkey);
@@ -366,6 +481,19 @@ static long follow_job(run_ctx_t *c, json_object *job)
     json_object *status = runstatus_from_job(&in, &phase, &pod_name, &container);
     bool finished = phase == RUN_PHASE_SUCCEEDED || phase == RUN_PHASE_FAILED;
     long rc = 0;
+    long deadline_ms = 0;
+    if (!finished) {
+        char *why = NULL;
+        const char *deadline_reason = NULL;
+        deadline_ms =
+            run_deadline(c, builder, job, pods, npods, phase, status, &deadline_reason, &why);
+        if (deadline_reason) {
+            json_object_put(status);
+            rc = stop_build(c, job, deadline_reason, why);
+            free(why);
+            goto out;
+        }
+    }
     if (finished && pod_name) {
         if (!container) {
             for (size_t i = 0; i < npods; i++)
@@ -380,18 +508,25 @@ static long follow_job(run_ctx_t *c, json_object *job)
     json_object *cur = jpath(c->run, "status");
     if (runstatus_equal(cur, status)) {
         json_object_put(status);
+        rc = deadline_ms;
         goto out;
     }
     bool first = !jpath_str(cur, "kubernetesJobName") ||
                  !util_streq(jpath_str(cur, "logURL"), jpath_str(status, "logURL"));
     const char *new_reason = cond_reason(status);
-    bool urgent = finished || first ||
-                  (problem_reason(new_reason) && !util_streq(new_reason, cond_reason(cur)));
+    bool newly_stuck = problem_reason(new_reason) && !util_streq(new_reason, cond_reason(cur));
+    bool urgent = finished || first || newly_stuck;
+    if (newly_stuck && !finished && phase == RUN_PHASE_PENDING &&
+        (util_streq(new_reason, "ImagePullBackOff") || util_streq(new_reason, "ErrImagePull")))
+        recorder_event(m->recorder, c->run, "Warning", "ImagePullFailed", "%s",
+                       cond_message(status, "the image cannot be pulled"));
     if (!urgent) {
         double since = since_last_write(m, c->key);
         if (since < m->opts.run_status_interval) {
             json_object_put(status);
             rc = (long)((m->opts.run_status_interval - since) * 1000) + 1;
+            if (deadline_ms > 0 && deadline_ms < rc)
+                rc = deadline_ms;
             goto out;
         }
     }
@@ -420,6 +555,8 @@ static long follow_job(run_ctx_t *c, json_object *job)
     free(reason);
     json_object_put(final);
     rc = status_rc(wrc);
+    if (rc == 0 && deadline_ms > 0)
+        rc = deadline_ms; /* come back when the pending or build deadline passes */
 out:
     store_objects_free(pods, npods);
     json_object_put(builder);
@@ -438,7 +575,23 @@ long reconcile_run(controller_manager_t *m, const char *key)
     if (jpath_str(c.run, "metadata.deletionTimestamp"))
         goto out;
     if (runstatus_finished(c.run)) {
-        /* The status is final; what remains is upstream's roll-out into workloads. */
+        /* The status is final -- but a spec edit after the end (a GitOps tool re-applying
+         * a changed run, a late cancel) must still be observed, or kstatus tools would
+         * report it in progress forever. Only observedGeneration moves. */
+        long long gen = jpath_int(c.run, "metadata.generation", 0);
+        if (gen > 0 && jpath_int(c.run, "status.observedGeneration", 0) != gen) {
+            json_object *st = jpath_copy(jpath(c.run, "status"));
+            json_object *conds = jpath(st, "conditions");
+            for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) &&
+                               i < json_object_array_length(conds);
+                 i++)
+                json_object_object_add(json_object_array_get_idx(conds, i), "observedGeneration",
+                                       json_object_new_int64(gen));
+            json_object_object_add(st, "observedGeneration", json_object_new_int64(gen));
+            rc = status_rc(write_status(&c, st));
+            goto out;
+        }
+        /* What remains is upstream's roll-out into workloads. */
         char bkey[512];
         snprintf(bkey, sizeof bkey, "%s/%s", c.ns, jpath_str_or(c.run, "spec.builderName", ""));
         json_object *builder = informer_get(m->builders, bkey);
