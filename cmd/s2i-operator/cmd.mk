@@ -1,1 +1,1 @@
-s2i-operator_DEPS := httpapi controller server leader informer workqueue api metrics kube util
+s2i-operator_DEPS := httpapi webhook controller server leader informer workqueue api metrics kube util

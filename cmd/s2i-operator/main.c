@@ -23,6 +23,7 @@
 #include "metrics/metrics.h"
 #include "server/server.h"
 #include "util/util.h"
+#include "webhook/webhook.h"
 
 #define MAX_INSECURE 16
 
@@ -49,6 +50,19 @@ typedef struct flags {
     const char *http_address;
     long max_concurrent_builds;
     long pending_timeout;
+    int webhook_port;
+    const char *webhook_namespace;
+    const char *webhook_service;
+    const char *webhook_secret;
+    const char *webhook_cert_source;
+    const char *webhook_cert_dir;
+    const char *webhook_extra[MAX_INSECURE + 1];
+    size_t nwebhook_extra;
+    const char *mutating_config;
+    const char *validating_config;
+    double webhook_cert_validity;
+    double webhook_ca_validity;
+    double webhook_check_interval;
 } flags_t;
 
 static void usage(FILE *out)
@@ -85,6 +99,23 @@ static void usage(FILE *out)
         "limit)\n"
         "  --pending-timeout DURATION     a build pod that has not started by then fails (default "
         "10m)\n"
+        "  --webhook-port N               admission webhooks over HTTPS (default 9443; 0 "
+        "disables)\n"
+        "  --webhook-namespace NS         the operator's namespace (default: POD_NAMESPACE)\n"
+        "  --webhook-service-name NAME    Service in front of the webhooks (default "
+        "webhook-server-service)\n"
+        "  --webhook-cert-secret NAME     Secret of the serving certificate (default "
+        "s2i-webhook-server-cert)\n"
+        "  --webhook-cert-source S        generate|secret|dir (default generate)\n"
+        "  --webhook-cert-dir DIR         tls.crt and tls.key for --webhook-cert-source=dir\n"
+        "  --webhook-extra-dns-name NAME  another SAN of generated certificates (repeatable)\n"
+        "  --mutating-webhook-config NAME caBundle target (default "
+        "mutating-webhook-configuration)\n"
+        "  --validating-webhook-config N  caBundle target (default "
+        "validating-webhook-configuration)\n"
+        "  --webhook-cert-validity S      serving certificate validity (default 1 year)\n"
+        "  --webhook-ca-validity S        CA validity (default 10 years)\n"
+        "  --webhook-cert-check-interval S  seconds between certificate checks (default 60)\n"
         "  -v, --v N                      log verbosity (klog levels)\n"
         "  --log-format text|json         log format (default text)\n"
         "  --version                      print the version\n");
@@ -122,7 +153,19 @@ static int parse_flags(int argc, char **argv, flags_t *f)
         O_PROBES,
         O_HTTP,
         O_MAX_BUILDS,
-        O_PENDING
+        O_PENDING,
+        O_WH_PORT,
+        O_WH_NS,
+        O_WH_SERVICE,
+        O_WH_SECRET,
+        O_WH_SOURCE,
+        O_WH_DIR,
+        O_WH_EXTRA,
+        O_WH_MUTATING,
+        O_WH_VALIDATING,
+        O_WH_CERT_VALIDITY,
+        O_WH_CA_VALIDITY,
+        O_WH_CHECK
     };
     static const struct option opts[] = {
         {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
@@ -147,6 +190,18 @@ static int parse_flags(int argc, char **argv, flags_t *f)
         {"http-bind-address", required_argument, NULL, O_HTTP},
         {"max-concurrent-builds", required_argument, NULL, O_MAX_BUILDS},
         {"pending-timeout", required_argument, NULL, O_PENDING},
+        {"webhook-port", required_argument, NULL, O_WH_PORT},
+        {"webhook-namespace", required_argument, NULL, O_WH_NS},
+        {"webhook-service-name", required_argument, NULL, O_WH_SERVICE},
+        {"webhook-cert-secret", required_argument, NULL, O_WH_SECRET},
+        {"webhook-cert-source", required_argument, NULL, O_WH_SOURCE},
+        {"webhook-cert-dir", required_argument, NULL, O_WH_DIR},
+        {"webhook-extra-dns-name", required_argument, NULL, O_WH_EXTRA},
+        {"mutating-webhook-config", required_argument, NULL, O_WH_MUTATING},
+        {"validating-webhook-config", required_argument, NULL, O_WH_VALIDATING},
+        {"webhook-cert-validity", required_argument, NULL, O_WH_CERT_VALIDITY},
+        {"webhook-ca-validity", required_argument, NULL, O_WH_CA_VALIDITY},
+        {"webhook-cert-check-interval", required_argument, NULL, O_WH_CHECK},
         {"v", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, O_HELP},
@@ -228,6 +283,43 @@ static int parse_flags(int argc, char **argv, flags_t *f)
             break;
         case O_MAX_BUILDS:
             f->max_concurrent_builds = atol(a);
+            break;
+        case O_WH_PORT:
+            f->webhook_port = atoi(a);
+            break;
+        case O_WH_NS:
+            f->webhook_namespace = a;
+            break;
+        case O_WH_SERVICE:
+            f->webhook_service = a;
+            break;
+        case O_WH_SECRET:
+            f->webhook_secret = a;
+            break;
+        case O_WH_SOURCE:
+            f->webhook_cert_source = a;
+            break;
+        case O_WH_DIR:
+            f->webhook_cert_dir = a;
+            break;
+        case O_WH_EXTRA:
+            if (f->nwebhook_extra < MAX_INSECURE)
+                f->webhook_extra[f->nwebhook_extra++] = a;
+            break;
+        case O_WH_MUTATING:
+            f->mutating_config = a;
+            break;
+        case O_WH_VALIDATING:
+            f->validating_config = a;
+            break;
+        case O_WH_CERT_VALIDITY:
+            f->webhook_cert_validity = atof(a);
+            break;
+        case O_WH_CA_VALIDITY:
+            f->webhook_ca_validity = atof(a);
+            break;
+        case O_WH_CHECK:
+            f->webhook_check_interval = atof(a);
             break;
         case O_PENDING:
             /* "10m", "90s" or plain seconds */
@@ -459,6 +551,7 @@ int main(int argc, char **argv)
     f.metrics_address = ":8080";
     f.probe_address = ":8081";
     f.http_address = ":8082";
+    f.webhook_port = 9443;
     f.leader_id = "s2i-operator-leader";
     if (parse_flags(argc, argv, &f) < 0)
         return 2;
@@ -505,6 +598,8 @@ int main(int argc, char **argv)
     server_t *srv = NULL;
     httpapi_t *api = NULL;
     kube_client_t *http_client = NULL;
+    webhook_t *wh = NULL;
+    kube_client_t *webhook_client = NULL;
     leader_t *leader = NULL;
     char *identity = NULL;
     int rc = 1;
@@ -532,10 +627,58 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (srv && f.webhook_port > 0) {
+        /* Its own client with a short timeout: a live lookup must answer within the
+         * webhook's timeoutSeconds (5). */
+        kube_client_options_t wco = {0};
+        kube_client_options_default(&wco);
+        wco.qps = 20;
+        wco.burst = 40;
+        wco.timeout = 3;
+        wco.max_retries = 0;
+        char address[32], *err = NULL;
+        snprintf(address, sizeof address, ":%d", f.webhook_port);
+        const char *src = f.webhook_cert_source ? f.webhook_cert_source : "generate";
+        webhook_options_t wo = {
+            .address = address,
+            .metrics = reg,
+            .cert_source = strcmp(src, "secret") == 0 ? WEBHOOK_CERTS_SECRET
+                           : strcmp(src, "dir") == 0  ? WEBHOOK_CERTS_FILES
+                                                      : WEBHOOK_CERTS_GENERATE,
+            .namespace = f.webhook_namespace       ? f.webhook_namespace
+                         : getenv("POD_NAMESPACE") ? getenv("POD_NAMESPACE")
+                         : config->namespace       ? config->namespace
+                                                   : "default",
+            .service_name = f.webhook_service,
+            .extra_dns_names = f.nwebhook_extra ? f.webhook_extra : NULL,
+            .cert_secret = f.webhook_secret,
+            .cert_dir = f.webhook_cert_dir,
+            .mutating_config = f.mutating_config,
+            .validating_config = f.validating_config,
+            .cert_validity = f.webhook_cert_validity,
+            .ca_validity = f.webhook_ca_validity,
+            .check_interval = f.webhook_check_interval,
+        };
+        webhook_lookup_from_manager(&wo.lookup, mgr);
+        if (kube_client_new(config, &wco, &webhook_client, &err) < 0) {
+            log_error("cannot make the webhooks' API client", "error", err ? err : "", NULL);
+            free(err);
+            goto out;
+        }
+        wo.client = webhook_client;
+        if (webhook_new(&wo, &wh) < 0 || webhook_attach(wh, srv) < 0) {
+            log_error("cannot serve the admission webhooks", NULL);
+            goto out;
+        }
+    }
     if (!srv || (metrics_l && server_add_metrics(metrics_l, reg) < 0) ||
         (probes_l && server_add_health_probes(probes_l, caches_ready, mgr) < 0) ||
         server_start(srv) < 0) {
         log_error("cannot start the HTTP server", NULL);
+        goto out;
+    }
+    if (wh && webhook_start(wh) < 0) {
+        log_error("cannot start the webhook certificate checks", NULL);
         goto out;
     }
     char mport[16] = "off", pport[16] = "off", hport[16] = "off";
@@ -602,6 +745,7 @@ int main(int argc, char **argv)
         leader_stop(leader); /* releases the Lease: a standby takes over at once */
     rc = 0;
 out:
+    webhook_stop(wh);
     if (srv)
         server_stop(srv, 5);
     if (api)
@@ -609,6 +753,8 @@ out:
     server_free(srv);
     httpapi_free(api);
     kube_client_free(http_client);
+    webhook_free(wh);
+    kube_client_free(webhook_client);
     leader_free(leader);
     free(identity);
     controller_manager_free(mgr);

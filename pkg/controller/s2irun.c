@@ -369,6 +369,34 @@ static const char *cond_message(json_object *status, const char *def)
     return def;
 }
 
+/* Whether the cached pods show how the Job ended: a Succeeded pod for a complete Job, a
+ * Failed one for a failed Job (unless it failed for a deadline or has no pods). Gives up
+ * waiting 10 s after the Job's condition, in case the pod is gone for good. */
+static bool pods_caught_up(json_object *job, json_object **pods, size_t npods, run_phase_t phase)
+{
+    if (npods == 0)
+        return true;
+    const char *want = phase == RUN_PHASE_SUCCEEDED ? "Succeeded" : "Failed";
+    for (size_t i = 0; i < npods; i++)
+        if (util_streq(jpath_str(pods[i], "status.phase"), want))
+            return true;
+    json_object *conds = jpath(job, "status.conditions");
+    size_t n =
+        conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(conds, i);
+        if (!util_streq(jpath_str(c, "status"), "True"))
+            continue;
+        if (util_streq(jpath_str(c, "reason"), "DeadlineExceeded"))
+            return true;
+        time_t t;
+        if (util_parse_rfc3339(jpath_str(c, "lastTransitionTime"), &t) == 0 &&
+            util_now() - (double)t > 10)
+            return true;
+    }
+    return false;
+}
+
 /* Stops the build (suspends the Job: its pod goes, the Job stays for the console) and
  * fails the run with reason and message. */
 static long stop_build(run_ctx_t *c, json_object *job, const char *reason, const char *message)
@@ -482,6 +510,14 @@ static long follow_job(run_ctx_t *c, json_object *job)
     bool finished = phase == RUN_PHASE_SUCCEEDED || phase == RUN_PHASE_FAILED;
     long rc = 0;
     long deadline_ms = 0;
+    if (finished && !pods_caught_up(job, pods, npods, phase)) {
+        /* The Job says it ended but the pod cache has not seen the pod end yet: its
+         * termination message (the build result) is not here. A finished run is never
+         * written again, so wait for it rather than record an incomplete result. */
+        json_object_put(status);
+        rc = 200;
+        goto out;
+    }
     if (!finished) {
         char *why = NULL;
         const char *deadline_reason = NULL;

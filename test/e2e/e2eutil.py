@@ -29,7 +29,7 @@ class Operator:
         cmd = [binary, "--kubeconfig", kubeconfig, "--builder-image", PREPARE_IMAGE, "-v", "2",
                "--builder-status-interval", "0.2", "--run-status-interval", "0.5",
                "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
-               "--http-bind-address", "127.0.0.1:0"] + list(args)
+               "--http-bind-address", "127.0.0.1:0", "--webhook-port", "0"] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
 
     def port(self, which):
