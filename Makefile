@@ -55,7 +55,7 @@ lib_of = $(BUILD)/lib/lib$(1).a
 libs_for = $(foreach m,$(1) $($(1)_DEPS),$(call lib_of,$(m)))
 test_module = $(word 2,$(subst _, ,$(basename $(notdir $(1)))))
 
-.PHONY: all test unit e2e kube-sim-test conformance valgrind lint fmt bench demo deps clean \
+.PHONY: all test unit e2e gitops kube-sim-test conformance valgrind lint fmt bench demo deps clean \
         check-deps unit-build manifests image fuzz chaos
 all: $(foreach b,$(BINARIES),$(BUILD)/bin/$(b))
 
@@ -117,6 +117,7 @@ test: check-deps
 	$(MAKE) kube-sim-test
 	$(MAKE) conformance
 	$(MAKE) SAN=1 e2e
+	$(MAKE) SAN=1 gitops
 
 unit: $(UNIT_BINS)
 	@hack/run-unit.sh $(UNIT_BINS)
@@ -129,6 +130,10 @@ conformance:
 
 e2e: all
 	BUILD=$(BUILD) hack/run-e2e.sh
+
+# Argo CD health check (Lua), kstatus rules, and live operator states against them.
+gitops: all
+	cd test && S2I_BUILD_DIR=$(CURDIR)/$(BUILD) python3 -m unittest discover -s gitops -t .
 
 valgrind:
 	$(MAKE) SAN=0 unit-build
