@@ -7,6 +7,8 @@
 #   make valgrind   unit tests under valgrind (release build)
 #   make lint       clang-tidy + cppcheck;  make fmt  clang-format in place
 #   make bench      benchmarks, printing numbers;  make demo  the end-to-end demo
+#   make chaos      reliability suite, 1,000 runs per scenario (chaos-short: ~100, in make test)
+#   make fuzz       libFuzzer targets, 1,000,000 executions each (fuzz-smoke: seconds, in make test)
 #   make deps       install the Debian packages the build and tests need
 #   make manifests  regenerate config/crd, config/samples, deploy/s2i-operator.yaml
 #   make image      container images (config/images) with buildah, podman or docker
@@ -56,7 +58,7 @@ libs_for = $(foreach m,$(1) $($(1)_DEPS),$(call lib_of,$(m)))
 test_module = $(word 2,$(subst _, ,$(basename $(notdir $(1)))))
 
 .PHONY: all test unit e2e gitops kube-sim-test conformance valgrind lint fmt bench demo deps clean \
-        check-deps unit-build manifests image fuzz chaos
+        check-deps unit-build manifests image fuzz fuzz-smoke chaos chaos-short
 all: $(foreach b,$(BINARIES),$(BUILD)/bin/$(b))
 
 # ---- compilation -----------------------------------------------------------
@@ -118,6 +120,8 @@ test: check-deps
 	$(MAKE) conformance
 	$(MAKE) SAN=1 e2e
 	$(MAKE) SAN=1 gitops
+	$(MAKE) SAN=1 chaos-short
+	$(MAKE) fuzz-smoke
 
 unit: $(UNIT_BINS)
 	@hack/run-unit.sh $(UNIT_BINS)
@@ -147,6 +151,20 @@ fmt:
 
 bench: all $(BENCH_BINS)
 	BUILD=$(BUILD) hack/bench.sh
+
+# The reliability suite (test/chaos): runs under API faults and restarts, operator and
+# leader SIGKILL; 1,000 runs per scenario (CHAOS_RUNS), ~100 in the short form of make test.
+chaos: all
+	BUILD=$(BUILD) hack/chaos.sh
+chaos-short: all
+	BUILD=$(BUILD) hack/chaos.sh --short
+
+# libFuzzer (clang) targets test/fuzz/fuzz_*.c, built from each file's header: 1,000,000
+# executions each (FUZZ_RUNS) on scratch copies of test/fuzz/corpus; fuzz-smoke: seconds each.
+fuzz:
+	hack/fuzz.sh
+fuzz-smoke:
+	hack/fuzz.sh --smoke
 
 demo: check-deps all
 	BUILD=$(BUILD) hack/demo.sh
