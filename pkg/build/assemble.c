@@ -34,6 +34,8 @@ typedef struct step {
     char **env; /* assemble's environment */
     build_scripts_t scripts;
     image_snapshot_t *before;
+    /* When each phase ended (util_monotonic), for the timings line a build ends with. */
+    double started, pulled, snapshotted, prepared, assembled, layered;
 } step_t;
 
 static void step_free(step_t *s)
@@ -201,6 +203,24 @@ out:
     return error->err;
 }
 
+/* Where the time went: what the builder adds to assemble is everything but assemble. */
+static void log_timings(const step_t *s)
+{
+    double done = util_monotonic();
+    double phases[] = {s->pulled - s->started,
+                       s->snapshotted - s->pulled,
+                       s->prepared - s->snapshotted,
+                       s->assembled - s->prepared,
+                       s->layered - s->assembled,
+                       done - s->layered,
+                       (done - s->started) - (s->assembled - s->prepared)};
+    char text[UTIL_ARRAY_LEN(phases)][32];
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(phases); i++)
+        snprintf(text[i], sizeof(text[i]), "%.3fs", phases[i]);
+    log_info("build step timings", "builderImage", text[0], "snapshot", text[1], "inject", text[2],
+             "assemble", text[3], "layer", text[4], "push", text[5], "overhead", text[6], NULL);
+}
+
 static build_err_t commit(step_t *s, build_result_t *result)
 {
     char *file = build_path_join(s->paths->work, "layer.tar.gz");
@@ -214,6 +234,7 @@ static build_err_t commit(step_t *s, build_result_t *result)
     }
     if (build_layer_since(s->before, s->excludes, file, &layer, s->error) != BUILD_OK)
         goto out;
+    s->layered = util_monotonic();
     if (image_created_time(&created) < 0) {
         build_error_set(s->error, BUILD_ERR_INVALID_CONFIG, "SOURCE_DATE_EPOCH is malformed");
         goto out;
@@ -235,6 +256,7 @@ static build_err_t commit(step_t *s, build_result_t *result)
     if (build_commit_push(c, &cm, result, s->error) == BUILD_OK) {
         result->source = s->src;
         memset(&s->src, 0, sizeof(s->src));
+        log_timings(s);
     }
 out:
     registry_client_free(c);
@@ -262,7 +284,7 @@ char *build_output_target(const build_config_t *cfg, build_error_t *error)
 build_err_t build_build(const build_paths_t *paths, const build_config_t *cfg,
                         build_result_t *result, build_error_t *error)
 {
-    step_t s = {.paths = paths, .cfg = cfg, .error = error};
+    step_t s = {.paths = paths, .cfg = cfg, .error = error, .started = util_monotonic()};
     memset(result, 0, sizeof(*result));
     char **configured = build_config_environment(cfg);
     const char *unset[] = {"S2I_GIT_ASKPASS_DIR", NULL};
@@ -284,6 +306,7 @@ build_err_t build_build(const build_paths_t *paths, const build_config_t *cfg,
     if (build_pull_image(paths, cfg, BUILD_SECRET_PULL, cfg->s2i->builder_image, &s.builder,
                          error) != BUILD_OK)
         goto out;
+    s.pulled = util_monotonic();
     const char *dest = cfg->s2i->destination && *cfg->s2i->destination
                            ? cfg->s2i->destination
                            : image_config_label(s.builder.config, BUILD_LABEL_DESTINATION);
@@ -296,20 +319,25 @@ build_err_t build_build(const build_paths_t *paths, const build_config_t *cfg,
     if (cfg->s2i->assemble_user && *cfg->s2i->assemble_user)
         log_warn("assembleUser is not supported: assemble runs as the image's user", "user",
                  cfg->s2i->assemble_user, NULL);
-    if (build_snapshot(s.excludes, &s.before, error) == BUILD_OK &&
-        inject_source(&s, dest_src) == BUILD_OK &&
+    if (build_snapshot(s.excludes, &s.before, error) != BUILD_OK)
+        goto done;
+    s.snapshotted = util_monotonic();
+    if (inject_source(&s, dest_src) != BUILD_OK ||
         build_scripts_find(cfg, s.builder.config, dest_src, s.destination, paths->work, false,
-                           &s.scripts, error) == BUILD_OK) {
-        if (cfg->s2i->incremental)
-            build_incremental_restore(paths, cfg, &s.builder, s.target, s.destination, &s.scripts,
-                                      s.env);
-        if (build_run_script(s.scripts.assemble, s.env, error) == BUILD_OK) {
-            if (cfg->s2i->runtime_image && *cfg->s2i->runtime_image)
-                export_artifacts(&s);
-            else
-                commit(&s, result);
-        }
-    }
+                           &s.scripts, error) != BUILD_OK)
+        goto done;
+    if (cfg->s2i->incremental)
+        build_incremental_restore(paths, cfg, &s.builder, s.target, s.destination, &s.scripts,
+                                  s.env);
+    s.prepared = util_monotonic();
+    if (build_run_script(s.scripts.assemble, s.env, error) != BUILD_OK)
+        goto done;
+    s.assembled = util_monotonic();
+    if (cfg->s2i->runtime_image && *cfg->s2i->runtime_image)
+        export_artifacts(&s);
+    else
+        commit(&s, result);
+done:
     free(dest_src);
 out:
     build_strv_free(configured);

@@ -307,6 +307,7 @@ build_err_t build_commit_push(registry_client_t *c, const build_commit_t *commit
         build_error_set(error, BUILD_ERR_INTERNAL, "out of memory");
         goto out;
     }
+    size_t hows[3] = {0}; /* base layers already there, mounted, streamed */
     for (size_t i = 0; i < image_manifest_layers_len(base); i++) {
         image_descriptor_t d;
         image_manifest_layer(base, i, &d);
@@ -316,20 +317,20 @@ build_err_t build_commit_push(registry_client_t *c, const build_commit_t *commit
             push_failed(error, "copying a layer of the base image", &e);
             goto out;
         }
-        log_v(1, "base layer", "digest", d.digest, "how",
-              how == REGISTRY_COPY_EXISTED   ? "already there"
-              : how == REGISTRY_COPY_MOUNTED ? "mounted"
-                                             : "copied",
-              NULL);
+        hows[how == REGISTRY_COPY_EXISTED ? 0 : how == REGISTRY_COPY_MOUNTED ? 1 : 2]++;
         if (image_manifest_add_layer(m, d.media_type, d.digest, d.size) < 0) {
             build_error_set(error, BUILD_ERR_INTERNAL, "out of memory");
             goto out;
         }
         size += d.size;
     }
-    log_info("pushing the layer", "digest", commit->layer->digest, NULL);
-    if (registry_blob_upload_file(c, &target, commit->layer_file, commit->layer->digest, &e) !=
-        REGISTRY_OK) {
+    bool had_layer =
+        registry_blob_exists(c, &target, commit->layer->digest, NULL, &e) == REGISTRY_OK;
+    registry_error_clear(&e);
+    log_info(had_layer ? "the registry has the layer already" : "pushing the layer", "digest",
+             commit->layer->digest, NULL);
+    if (!had_layer && registry_blob_upload_file(c, &target, commit->layer_file,
+                                                commit->layer->digest, &e) != REGISTRY_OK) {
         push_failed(error, "uploading the layer", &e);
         goto out;
     }
@@ -377,8 +378,13 @@ build_err_t build_commit_push(registry_client_t *c, const build_commit_t *commit
     if (!result->image_name || !result->image_id || !result->repo_tags || !result->repo_tags[0] ||
         !result->command_pull)
         build_error_set(error, BUILD_ERR_INTERNAL, "out of memory");
-    else
-        log_info("pushed", "image", commit->target, "digest", digest, NULL);
+    else {
+        char base_layers[96];
+        snprintf(base_layers, sizeof(base_layers), "%zu already there, %zu mounted, %zu copied",
+                 hows[0], hows[1], hows[2]);
+        log_info("pushed", "image", commit->target, "digest", digest, "baseLayers", base_layers,
+                 "layer", had_layer ? "already there" : "uploaded", NULL);
+    }
 out:
     if (error->err != BUILD_OK)
         build_result_clear(result);
