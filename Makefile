@@ -12,11 +12,13 @@
 #   make deps       install the Debian packages the build and tests need
 #   make manifests  regenerate config/crd, config/samples, deploy/s2i-operator.yaml
 #   make image      container images (config/images) with buildah, podman or docker
+#   make images-daemonless REGISTRY=host:port   our images with no daemon (hack/fixtures.sh)
 #
 # Layout: every pkg/<module>/ is built into build/lib/lib<module>.a; its
 # pkg/<module>/module.mk names the modules it links against (<module>_DEPS, all
 # of them, transitively, in link order). cmd/<binary>/cmd.mk does the same for a
-# binary. test/unit/test_<module>[_<part>].c is a Check suite linked against
+# binary (s2i-builder's also makes its self-contained bundle, hack/bundle.sh).
+# test/unit/test_<module>[_<part>].c is a Check suite linked against
 # <module> and its deps.
 
 SHELL := /bin/bash
@@ -58,7 +60,7 @@ libs_for = $(foreach m,$(1) $($(1)_DEPS),$(call lib_of,$(m)))
 test_module = $(word 2,$(subst _, ,$(basename $(notdir $(1)))))
 
 .PHONY: all test unit e2e gitops kube-sim-test conformance valgrind lint fmt bench demo deps clean \
-        check-deps unit-build manifests image fuzz fuzz-smoke chaos chaos-short
+        check-deps unit-build manifests image images-daemonless fuzz fuzz-smoke chaos chaos-short
 all: $(foreach b,$(BINARIES),$(BUILD)/bin/$(b))
 
 # ---- compilation -----------------------------------------------------------
@@ -168,6 +170,13 @@ fuzz-smoke:
 
 demo: check-deps all
 	BUILD=$(BUILD) hack/demo.sh
+
+# Our images without a daemon or a base image: the prepare image (--builder-image) and the
+# sample builder and runtime images, made from local files by `s2i-builder image
+# push-rootfs` and pushed to REGISTRY (plain HTTP). See hack/fixtures.sh.
+images-daemonless: all
+	@test -n "$(REGISTRY)" || { echo "usage: make images-daemonless REGISTRY=host:port" >&2; exit 2; }
+	BUILD=$(BUILD) hack/fixtures.sh images $(REGISTRY) prepare builder runtime
 
 deps:
 	hack/deps.sh

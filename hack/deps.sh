@@ -10,6 +10,9 @@ PACKAGES=(
     gcc make pkg-config libc6-dev
     libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libwebsockets-dev
     libarchive-dev zlib1g-dev
+    # the s2i-builder bundle (hack/bundle.sh reads the program interpreter with readelf);
+    # ssh for git over ssh in the prepare image (hack/fixtures.sh copies it in)
+    binutils openssh-client
     # unit tests, memory checks, lint, fuzzing
     check libsubunit-dev valgrind clang libclang-rt-14-dev clang-tidy clang-format cppcheck
     # kube-sim, e2e tests, demo
