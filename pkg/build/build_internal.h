@@ -40,7 +40,7 @@ typedef struct build_cmd {
  * process group. */
 int build_cmd_run(const build_cmd_t *cmd, char **out);
 /* The environment with overrides ("K=V" wins over an inherited K); NULL-terminated;
- * free with build_strv_free. unset (may be NULL) names variables to drop. */
+ * free with build_strv_free. unset (may be NULL) names variables of base to drop. */
 char **build_env_merge(char *const *base, char *const *overrides, const char *const *unset);
 
 /* ---- registry (auth.c) ---- */
@@ -70,8 +70,6 @@ registry_err_t build_image_fetch(registry_client_t *c, const char *ref, build_im
 build_err_t build_pull_image(const build_paths_t *paths, const build_config_t *cfg,
                              build_secret_t secret, const char *ref, build_image_t *out,
                              build_error_t *error);
-/* Saves the manifest and config into dir (manifest.json, config.json) / loads them. */
-int build_image_save(const build_image_t *img, const char *dir, char **err);
 
 typedef struct build_commit {
     const build_image_t *base; /* its layers are the new image's first layers */

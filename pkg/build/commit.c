@@ -145,25 +145,6 @@ registry_err_t build_image_fetch(registry_client_t *c, const char *ref, build_im
     return rc;
 }
 
-int build_image_save(const build_image_t *img, const char *dir, char **err)
-{
-    char *data = NULL;
-    size_t len = 0;
-    char *mpath = build_path_join(dir, "manifest.json");
-    char *cpath = build_path_join(dir, "config.json");
-    int rc = -1;
-    if (mpath && cpath && build_write_file(mpath, img->raw.data, img->raw.len, 0644) == 0 &&
-        image_config_encode(img->config, &data, &len, NULL) == IMAGE_OK &&
-        build_write_file(cpath, data, len, 0644) == 0)
-        rc = 0;
-    if (rc < 0)
-        *err = util_asprintf("saving the image in %s: %s", dir, strerror(errno));
-    free(data);
-    free(mpath);
-    free(cpath);
-    return rc;
-}
-
 /* ---- the new config -------------------------------------------------------------------- */
 
 int build_commit_config(image_config_t *config, const build_config_t *cfg,

@@ -41,7 +41,7 @@ char **build_env_merge(char *const *base, char *const *overrides, const char *co
                 continue;
             size_t n = (size_t)(eq - *kv);
             bool dropped = false;
-            for (const char *const *u = unset; u && *u && !dropped; u++)
+            for (const char *const *u = s == 0 ? unset : NULL; u && *u && !dropped; u++)
                 dropped = strlen(*u) == n && strncmp(*u, *kv, n) == 0;
             if (dropped)
                 continue;

@@ -27,6 +27,7 @@ from kube_sim import runtime_exec  # noqa: E402
 EPOCH = "1700000000"
 GOOD_USER, GOOD_PASS = "pusher", "pa55-e2e-good"
 BAD_PASS = "wr0ng-e2e-pass"
+GIT_USER, GIT_TOKEN = "builder", "g1t-t0ken-e2e"
 
 # Module state: one registry, one set of images, one git daemon for every test class.
 env = {}
@@ -55,6 +56,53 @@ def _why_not():
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+class _GitHTTP(http.server.BaseHTTPRequestHandler):
+    """git's smart HTTP (git http-backend as a CGI) behind Basic authentication, as a
+    git forge serves private repositories."""
+    root = None
+    credentials = None  # "user:password"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self._serve()
+
+    def do_POST(self):
+        self._serve()
+
+    def _serve(self):
+        want = "Basic " + base64.b64encode(self.credentials.encode()).decode()
+        if self.headers.get("Authorization") != want:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cgi = dict(os.environ, GIT_PROJECT_ROOT=self.root, GIT_HTTP_EXPORT_ALL="1", PATH_INFO=path,
+                   QUERY_STRING=query, REQUEST_METHOD=self.command, REMOTE_USER="builder",
+                   CONTENT_TYPE=self.headers.get("Content-Type") or "", CONTENT_LENGTH=str(len(body)),
+                   GIT_PROTOCOL=self.headers.get("Git-Protocol") or "")
+        r = subprocess.run(["git", "http-backend"], input=body, capture_output=True, env=cgi, timeout=60)
+        head, _, payload = r.stdout.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.decode(errors="replace").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
 
 def setUpModule():
@@ -93,14 +141,18 @@ def _start_fixtures():
     handler = functools.partial(_Quiet, directory=www)
     env["http"] = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=env["http"].serve_forever, daemon=True).start()
+    _GitHTTP.root, _GitHTTP.credentials = git, "%s:%s" % (GIT_USER, GIT_TOKEN)
+    env["git_http"] = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _GitHTTP)
+    threading.Thread(target=env["git_http"].serve_forever, daemon=True).start()
     # kube-sim's image cache and pod directories stay in this run's directory.
     os.environ["KUBE_SIM_IMAGE_CACHE"] = os.path.join(work, "image-cache")
     os.environ["KUBE_SIM_PULL_BACKOFF"] = "1"
 
 
 def tearDownModule():
-    if "http" in env:
-        env["http"].shutdown()
+    for server in ("http", "git_http"):
+        if server in env:
+            env[server].shutdown()
     hack = os.path.join(ROOT, "hack")
     if "git_dir" in env:
         _run(os.path.join(hack, "fixtures.sh"), "git-daemon-stop", env["git_dir"], check=False)
@@ -275,6 +327,26 @@ class BuilderTest(E2ETestCase):
         self.assertEqual((st["runState"], cond["reason"]), ("Failed", "SourceFetchFailed"), json.dumps(st))
         self.assertIn("http://127.0.0.1:1/nowhere.git", cond["message"])
         self.assertNotIn(secret, json.dumps(st))
+
+    def test_private_git_repository_with_a_basic_auth_secret(self):
+        url = "http://127.0.0.1:%d/app.git" % env["git_http"].server_address[1]
+        for name, token in (("git-good", GIT_TOKEN), ("git-bad", "n0t-the-t0ken")):
+            self.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                        "type": "kubernetes.io/basic-auth",
+                        "stringData": {"username": GIT_USER, "password": token}})
+        self.builder("private", sourceUrl=url, revisionId="v1", gitSecretRef={"name": "git-good"})
+        st = self.succeeded(self.build("private", "private-1"))
+        self.assertEqual(st["s2iBuildSource"]["commitID"], env["commits"]["main"])
+        self.builder("private-denied", sourceUrl=url, gitSecretRef={"name": "git-bad"})
+        run = self.build("private-denied", "private-denied-1")
+        cond = self.condition(run)
+        self.assertEqual((run["status"]["runState"], cond["reason"]), ("Failed", "SourceFetchFailed"),
+                         json.dumps(run["status"]))
+        pods = self.kubectl("get", "pods", "-n", self.NAMESPACE, "-o", "json").stdout
+        jobs = self.kubectl("get", "jobs", "-n", self.NAMESPACE, "-o", "json").stdout
+        for text in (json.dumps(run), json.dumps(self.get("s2irun", "private-1")), pods, jobs):
+            self.assertNotIn(GIT_TOKEN, text)
+            self.assertNotIn("n0t-the-t0ken", text)
 
     def test_registry_with_authentication(self):
         auth = env["auth_registry"]

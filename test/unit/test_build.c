@@ -886,14 +886,19 @@ END_TEST
 START_TEST(test_commands_environment_and_exit_codes)
 {
     char *base[] = {"PATH=/usr/bin:/bin", "A=1", "SECRET=x", "B=2", NULL};
-    char *over[] = {"B=3", "C=4", NULL};
+    char *over[] = {"B=3", "C=4", "SECRET=given", NULL};
     const char *unset[] = {"SECRET", NULL};
     char **env = build_env_merge(base, over, unset);
-    ck_assert_uint_eq(build_strv_len(env), 4);
+    /* The inherited SECRET is dropped, an override of it is not. */
+    ck_assert_uint_eq(build_strv_len(env), 5);
     ck_assert_str_eq(env[0], "PATH=/usr/bin:/bin");
     ck_assert_str_eq(env[1], "A=1");
     ck_assert_str_eq(env[2], "B=3");
     ck_assert_str_eq(env[3], "C=4");
+    ck_assert_str_eq(env[4], "SECRET=given");
+    build_strv_free(env);
+    char *plain[] = {"B=3", "C=4", NULL};
+    env = build_env_merge(base, plain, unset);
     const char *argv[] = {"/bin/sh", "-c", "echo \"$A-$B-$C-${SECRET:-none}\"; pwd", NULL};
     build_cmd_t cmd = {.argv = argv, .env = env, .cwd = "/tmp", .capture = true};
     char *out = NULL;
