@@ -300,6 +300,14 @@ class BuilderTest(E2ETestCase):
         self.assertIn("assembled at runtime", log)
         self.assertIn("HELLO FROM", log)
 
+    def test_context_dir_is_the_source(self):
+        self.builder("ctx", contextDir="services/hello")
+        self.succeeded(self.build("ctx", "ctx-1"))
+        log = self.run_image("ctx-app", "%s/e2e/ctx:v1" % self.registry,
+                             ["sh", "-c", "cat /opt/app/greeting.compiled; ls /tmp/src"])
+        self.assertIn("HELLO FROM A CONTEXTDIR OF THE SAMPLE APP!", log)
+        self.assertNotIn("services", log)  # only the context directory was injected
+
     def test_binary_source_over_http(self):
         url = "http://127.0.0.1:%d/greeting.txt" % env["http"].server_address[1]
         self.builder("b2i", sourceUrl=url, isBinaryURL=True)
