@@ -38,7 +38,9 @@
  *   foreign images run it through its own loader:
  *     /s2i/tools/ld.so --inhibit-cache --library-path /s2i/tools/lib /s2i/tools/s2i-builder
  *   so nothing of the image's libc is used, and the processes it starts (assemble) see
- *   nothing of ours. The prepare image has the bundle at BUILD_BUNDLE_DIR.
+ *   nothing of ours. The prepare image has the bundle at BUILD_BUNDLE_DIR. One thing of
+ *   the image still reaches us: an LD_PRELOAD in its Env. The bundle is ~60 MiB, half of
+ *   it ICU data that Debian's libarchive pulls in through libxml2 (never called).
  *
  * Ownership: every *_new / *_load / *_parse result is freed with its *_free (accepting NULL);
  * strings returned are malloc'd and the caller's. Nothing here is thread-safe; the steps
