@@ -204,11 +204,14 @@ int run_admission(controller_manager_t *m, json_object *run, json_object *builde
         r->created = created_of(runs[i]);
         bool finished = runstatus_finished(runs[i]);
         bool deleting = jpath_str(runs[i], "metadata.deletionTimestamp") != NULL;
-        double *admitted = m->admitted ? strmap_get(m->admitted, r->uid) : NULL;
-        if (admitted && (strmap_get(has_job, r->uid) || util_monotonic() - *admitted > 60)) {
+        pthread_mutex_lock(&m->lock); /* m->admitted */
+        double *at = m->admitted ? strmap_get(m->admitted, r->uid) : NULL;
+        bool admitted = at != NULL;
+        if (at && (strmap_get(has_job, r->uid) || util_monotonic() - *at > 60)) {
             strmap_del(m->admitted, r->uid); /* the cache shows its Job now */
-            admitted = NULL;
+            admitted = false;
         }
+        pthread_mutex_unlock(&m->lock);
         r->active = !finished && (strmap_get(running, r->uid) != NULL || admitted);
         r->waiting = !finished && !deleting && !strmap_get(has_job, r->uid) && !admitted &&
                      !jpath_str(runs[i], "status.kubernetesJobName") &&
@@ -370,14 +373,35 @@ void admission_done(controller_manager_t *m, admission_t *a, json_object *run, b
         double *t = malloc(sizeof *t);
         if (t) {
             *t = util_monotonic();
+            pthread_mutex_lock(&m->lock);
             if (strmap_set(m->admitted, jpath_str_or(run, "metadata.uid", ""), t) < 0)
                 free(t);
+            pthread_mutex_unlock(&m->lock);
         }
     }
     a->locked = false;
     pthread_mutex_unlock(&m->admit_lock);
 }
 
+static bool has_job_in_cache(controller_manager_t *m, const char *uid)
+{
+    char **keys = NULL;
+    size_t n = 0;
+    if (store_index_keys(informer_store(m->jobs), INDEX_JOBS_BY_RUN, uid, &keys, &n) < 0)
+        return false;
+    store_keys_free(keys, n);
+    return n > 0;
+}
+
+/*
+ * A slot freed: reconcile the runs that may take it. Only the head of each builder's
+ * queue can be next (the fair order takes a namespace's runs in creation order, and a
+ * builder's policy holds back all but its oldest run), so those are enqueued, not every
+ * waiting run: with a storm of queued runs each admission decision lists the cache, and
+ * reconciling all of them on every finished build would cost O(n^2) per build and delay
+ * a newly created run behind the whole storm. The others are looked at again by their
+ * periodic requeue.
+ */
 void enqueue_waiting_runs(controller_manager_t *m)
 {
     if (!atomic_load(&m->queueing))
@@ -386,9 +410,48 @@ void enqueue_waiting_runs(controller_manager_t *m)
     size_t n = 0;
     if (store_list(informer_store(m->runs), &runs, &n) < 0)
         return;
-    for (size_t i = 0; i < n; i++)
-        if (!runstatus_finished(runs[i]) && !jpath_str(runs[i], "status.kubernetesJobName"))
-            enqueue_run(m, jpath_str(runs[i], "metadata.namespace"),
-                        jpath_str(runs[i], "metadata.name"), 0);
+    strmap_t *heads = strmap_new(NULL); /* "ns/builder" -> index into runs */
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = runs[i];
+        const char *uid = jpath_str_or(r, "metadata.uid", "");
+        if (runstatus_finished(r) || jpath_str(r, "status.kubernetesJobName") ||
+            jpath_str(r, "metadata.deletionTimestamp") ||
+            util_streq(jpath_str(r, "spec.state"), "Cancelled"))
+            continue;
+        pthread_mutex_lock(&m->lock);
+        bool admitted = m->admitted && strmap_get(m->admitted, uid);
+        pthread_mutex_unlock(&m->lock);
+        if (admitted || has_job_in_cache(m, uid))
+            continue;
+        if (!heads) { /* out of memory: fall back to all */
+            enqueue_run(m, jpath_str(r, "metadata.namespace"), jpath_str(r, "metadata.name"), 0);
+            continue;
+        }
+        char bkey[512];
+        snprintf(bkey, sizeof bkey, "%s/%s", jpath_str_or(r, "metadata.namespace", ""),
+                 jpath_str_or(r, "spec.builderName", ""));
+        uintptr_t cur = (uintptr_t)strmap_get(heads, bkey);
+        run_info_t a = {.ns = "", .name = jpath_str_or(r, "metadata.name", ""),
+                        .created = created_of(r)};
+        if (cur) {
+            json_object *h = runs[cur - 1];
+            run_info_t b = {.ns = "", .name = jpath_str_or(h, "metadata.name", ""),
+                            .created = created_of(h)};
+            const run_info_t *pa = &a, *pb = &b;
+            if (older_first(&pa, &pb) >= 0)
+                continue;
+        }
+        if (strmap_set(heads, bkey, (void *)(uintptr_t)(i + 1)) < 0)
+            enqueue_run(m, jpath_str(r, "metadata.namespace"), jpath_str(r, "metadata.name"), 0);
+    }
+    for (size_t i = 0; heads && i < n; i++) {
+        json_object *r = runs[i];
+        char bkey[512];
+        snprintf(bkey, sizeof bkey, "%s/%s", jpath_str_or(r, "metadata.namespace", ""),
+                 jpath_str_or(r, "spec.builderName", ""));
+        if ((uintptr_t)strmap_get(heads, bkey) == i + 1)
+            enqueue_run(m, jpath_str(r, "metadata.namespace"), jpath_str(r, "metadata.name"), 0);
+    }
+    strmap_free(heads);
     store_objects_free(runs, n);
 }

@@ -68,7 +68,7 @@ struct controller_manager {
     /* Admission decisions under limits are made one at a time, and runs admitted whose
      * Job the cache does not show yet count as running (admission.c). */
     pthread_mutex_t admit_lock;
-    strmap_t *admitted; /* run uid -> double*: when its Job was created */
+    strmap_t *admitted; /* run uid -> double*: when its Job was created; guarded by lock */
 };
 
 /* admission.c: may a run start its build now (run policy, concurrency limits)? */

@@ -236,9 +236,14 @@ static long start_build(run_ctx_t *c)
         job ? kube_create(m->client, &RES_JOBS, c->ns, job, NULL, &res) : KUBE_ERR_CLIENT;
     const char *job_name = jpath_str_or(job, "metadata.name", "");
     created = kerr == KUBE_OK;
+    bool queue_decided = adm.locked;
     admission_done(m, &adm, c->run, created);
     if (kerr == KUBE_OK) {
         atomic_fetch_add(&m->jobs_created, 1);
+        /* A slot may still be free: the next in line decides (a chain that stops at the
+         * first run that has to wait). */
+        if (queue_decided)
+            enqueue_waiting_runs(m);
         recorder_event(m->recorder, c->run, "Normal", "Created", "created Job %s to build %s",
                        job_name, jpath_str_or(config, "outputImage", ""));
     } else if (kerr == KUBE_ERR_ALREADY_EXISTS) {
@@ -599,6 +604,31 @@ out:
     return rc;
 }
 
+/* The cache shows no Job for a run whose status names one: 0 when the API confirms it
+ * is gone (or belongs to someone else), else the requeue delay (-1 on API errors). */
+static long job_really_gone(run_ctx_t *c)
+{
+    kube_result_t got = KUBE_RESULT_INIT;
+    kube_err_t err = kube_get(c->m->client, &RES_JOBS, c->ns,
+                              jpath_str(c->run, "status.kubernetesJobName"), &got);
+    long rc = 0;
+    if (err == KUBE_OK) {
+        json_object *refs = jpath(got.body, "metadata.ownerReferences");
+        for (size_t i = 0; refs && json_object_is_type(refs, json_type_array) &&
+                           i < json_object_array_length(refs);
+             i++)
+            if (util_streq(jpath_str(json_object_array_get_idx(refs, i), "uid"),
+                           jpath_str(c->run, "metadata.uid")) &&
+                !jpath_str(got.body, "metadata.deletionTimestamp"))
+                rc = 500; /* ours and alive: the cache catches up */
+    } else if (err != KUBE_ERR_NOT_FOUND) {
+        log_api_error("cannot look up the build Job", c->key, &got);
+        rc = -1;
+    }
+    kube_result_clear(&got);
+    return rc;
+}
+
 long reconcile_run(controller_manager_t *m, const char *key)
 {
     run_ctx_t c = {.m = m, .key = key};
@@ -640,6 +670,10 @@ long reconcile_run(controller_manager_t *m, const char *key)
     if (job) {
         rc = follow_job(&c, job);
         json_object_put(job);
+    } else if (jpath_str_or(c.run, "status.kubernetesJobName", NULL) &&
+               (rc = job_really_gone(&c)) != 0) {
+        /* The Job watch lags the run watch (our own status write of the Job name can
+         * arrive first): still there, or the API cannot tell now. */
     } else if (jpath_str_or(c.run, "status.kubernetesJobName", NULL)) {
         char *msg =
             util_asprintf("the build Job %s was deleted before the build finished; the run is "

@@ -164,6 +164,7 @@ class QueueRestartTest(E2ETestCase):
         time.sleep(1)
         op = self.start_operator()
         for i in range(4):
-            self.assertEqual(self.wait_run("q-%d" % i, timeout=60)["status"]["runState"], "Successful")
+            st = self.wait_run("q-%d" % i, timeout=60)["status"]
+            self.assertEqual(st["runState"], "Successful", st)
         watch.stop.set()
         self.assertEqual([run for _, _, run in watch.jobs], ["q-0", "q-1", "q-2", "q-3"])
