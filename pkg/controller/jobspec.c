@@ -546,7 +546,16 @@ json_object *jobspec_job(json_object *run, json_object *build, const jobspec_opt
     long timeout = jobspec_parse_duration(jpath_str(run, "spec.timeout"));
     if (timeout <= 0)
         timeout = opts && opts->default_timeout > 0 ? opts->default_timeout : 3600;
-    json_object_object_add(spec, "activeDeadlineSeconds", json_object_new_int64(timeout));
+    /* The operator enforces both deadlines (the build timeout counts from the start of
+     * the build, not the Job's): the Job's own deadline is the backstop for when the
+     * operator is away, so it covers the longest a run may legitimately last. */
+    long pending = jobspec_parse_duration(jpath_str(run, "spec.pendingTimeout"));
+    if (pending <= 0)
+        pending = jobspec_parse_duration(jpath_str(config, "pendingTimeout"));
+    if (pending <= 0)
+        pending = opts ? opts->pending_timeout : 0;
+    json_object_object_add(spec, "activeDeadlineSeconds",
+                           json_object_new_int64(timeout + (pending > 0 ? pending : 0)));
     long ttl = (long)jpath_int(run, "spec.secondsAfterFinished", 0);
     if (ttl > 0)
         json_object_object_add(spec, "ttlSecondsAfterFinished", json_object_new_int64(ttl));

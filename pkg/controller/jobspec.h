@@ -58,7 +58,8 @@
 typedef struct jobspec_options {
     const char *builder_image;              /* image of the prepare step (S2IIMAGENAME) */
     const char *image_pull_policy;          /* of the prepare image; NULL: IfNotPresent */
-    long default_timeout;                   /* activeDeadlineSeconds when the run sets none */
+    long default_timeout;                   /* build timeout when the run sets none */
+    long pending_timeout;                   /* pending deadline when the run sets none */
     const char *const *insecure_registries; /* NULL-terminated, may be NULL */
 } jobspec_options_t;
 

@@ -408,6 +408,7 @@ int controller_manager_new(kube_client_t *client, const controller_options_t *op
     m->jobspec.builder_image = m->builder_image;
     m->jobspec.image_pull_policy = m->pull_policy;
     m->jobspec.default_timeout = m->opts.default_timeout;
+    m->jobspec.pending_timeout = m->opts.pending_timeout;
     m->jobspec.insecure_registries = (const char *const *)m->insecure;
     pthread_mutex_init(&m->lock, NULL);
     pthread_mutex_init(&m->admit_lock, NULL);

@@ -374,13 +374,12 @@ static const char *cond_message(json_object *status, const char *def)
     return def;
 }
 
-/* Whether the cached pods show how the Job ended: a Succeeded pod for a complete Job, a
- * Failed one for a failed Job (unless it failed for a deadline or has no pods). Gives up
- * waiting 10 s after the Job's condition, in case the pod is gone for good. */
+/* Whether the pod cache shows the pod that ended the Job (its termination message holds
+ * the build result). No pod at all counts as not yet: the pod watch can lag the Job
+ * watch. Either way the wait is bounded: 10s after the Job's end (its pods may be gone
+ * for good), none for a deadline. */
 static bool pods_caught_up(json_object *job, json_object **pods, size_t npods, run_phase_t phase)
 {
-    if (npods == 0)
-        return true;
     const char *want = phase == RUN_PHASE_SUCCEEDED ? "Succeeded" : "Failed";
     for (size_t i = 0; i < npods; i++)
         if (util_streq(jpath_str(pods[i], "status.phase"), want))

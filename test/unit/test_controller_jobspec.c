@@ -883,8 +883,22 @@ START_TEST(test_job_timeout_comes_from_the_run_or_the_default)
     ck_assert_ptr_null(jpath(job, "spec.ttlSecondsAfterFinished"));
     json_object_put(job);
 
-    /* Without options the default is an hour. */
+    /* The Job's deadline is the backstop for the build timeout plus the pending time. */
+    jpath_set(run, "spec.pendingTimeout", json_object_new_string("5m"));
+    job = job_of(run, builder);
+    ck_assert_int_eq(int_at(job, "spec.activeDeadlineSeconds"), OPTS.default_timeout + 300);
+    json_object_put(job);
+    jobspec_options_t with_pending = OPTS;
+    with_pending.pending_timeout = 600;
+    jpath_del(run, "spec.pendingTimeout");
     json_object *config = config_of(run, builder, NULL);
+    job = jobspec_job(run, config, &with_pending);
+    ck_assert_int_eq(int_at(job, "spec.activeDeadlineSeconds"), OPTS.default_timeout + 600);
+    json_object_put(job);
+    json_object_put(config);
+
+    /* Without options the default is an hour. */
+    config = config_of(run, builder, NULL);
     job = jobspec_job(run, config, NULL);
     ck_assert_int_eq(int_at(job, "spec.activeDeadlineSeconds"), 3600);
     ck_assert_str_eq(str_at(named(pod_spec(job), "initContainers", "prepare"), "image"),
