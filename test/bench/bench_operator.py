@@ -24,6 +24,7 @@ Knobs (environment):
   BENCH_LIFECYCLE=200       runs through the scripted kubelet (completion latency, requests/run)
   BENCH_PROBE=20            runs created one at a time after each burst (latency as runs accumulate)
   BENCH_QPS=1000            --kube-api-qps for the "raised limits" configuration (burst 2x)
+  BENCH_WORKERS=8           the backlog also with that many --workers (0: not)
   BENCH_OUT=build/bench-out data files (operator.json, operator.dat for the plot)
 """
 import json
@@ -48,6 +49,7 @@ CACHED = [int(x) for x in E("BENCH_CACHED", "1000,10000").split(",") if x]
 UNRELATED = int(E("BENCH_UNRELATED", "10000"))
 LIFECYCLE = int(E("BENCH_LIFECYCLE", "200"))
 PROBE = int(E("BENCH_PROBE", "20"))
+WORKERS = int(E("BENCH_WORKERS", "8"))
 QPS = int(E("BENCH_QPS", "1000"))
 OUT = E("BENCH_OUT") or os.path.join(bl.ROOT, "build", "bench-out")
 RAISED = ["--kube-api-qps", str(QPS), "--kube-api-burst", str(2 * QPS)]
@@ -290,9 +292,12 @@ def section_latency_throughput(cluster, workdir):
 
     # A backlog: BURST runs waiting when the operator starts (its reconcile rate alone,
     # no client competing for the CPU), with the default client limits and raised ones.
-    for label, args in (("default flags (--kube-api-qps 50)", []), ("--kube-api-qps %d" % QPS, RAISED)):
+    configs = [("default flags (--kube-api-qps 50, --workers 2)", []), ("--kube-api-qps %d" % QPS, RAISED)]
+    if WORKERS:
+        configs.append(("--kube-api-qps %d --workers %d" % (QPS, WORKERS), RAISED + ["--workers", str(WORKERS)]))
+    for k, (label, args) in enumerate(configs):
         tl = Timeline(cluster)
-        ns = names("q%d" % len(args), BURST)
+        ns = names("q%d" % k, BURST)
         bl.create_procs(cluster, bl.RUNS_PATH % NS, [bl.run(n, "b") for n in ns])
         tl.wait(ns, "run_added", timeout=120)
         if cluster.is_sim:

@@ -398,14 +398,15 @@ def list_items(cluster, path, selector=None):
 class Operator:
     """s2i-operator as a process, with its log in workdir."""
 
-    def __init__(self, cluster, workdir, *args, name="operator"):
+    def __init__(self, cluster, workdir, *args, name="operator", env=None):
         self.log_path = os.path.join(workdir, "%s-%d.log" % (name, time.time_ns()))
         self.log = open(self.log_path, "w")
         binary = os.path.join(BUILD, "bin", "s2i-operator")
         cmd = [binary, "--kubeconfig", cluster.kubeconfig, "--builder-image", PREPARE_IMAGE,
                "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
-               "--http-bind-address", "0"] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+               "--http-bind-address", "0", "--webhook-port", "0"] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **(env or {})))
         self.pid = self.proc.pid
 
     def text(self):
