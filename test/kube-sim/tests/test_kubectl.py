@@ -291,7 +291,8 @@ class JobTTLAndLogsTest(SimTestCase):
     def test_finished_job_is_deleted_after_its_ttl_and_logs_can_be_followed(self):
         k = self.sim.kubectl
         job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "ttl", "namespace": "default"},
-               "spec": {"ttlSecondsAfterFinished": 1, "template": {
+               # long enough for kubectl wait to see the Job complete on a loaded machine
+               "spec": {"ttlSecondsAfterFinished": 4, "template": {
                    "metadata": {"annotations": {"kube-sim/script": json.dumps(
                        {"*": {"duration": 1.5, "logs": "one\ntwo\nthree"}})}},
                    "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "x.invalid/y:1"}]}}}}
