@@ -381,37 +381,50 @@ def section_latency_throughput(cluster, workdir):
         time.sleep(5)
 
 
-def section_bare_job_rate(cluster):
-    """The ceiling: how many Jobs per second this API server creates for clients that do
-    nothing else (8 keep-alive connections)."""
-    if not cluster.is_sim:
-        return
-    print("\n# the API server's own Job-create rate", flush=True)
-    bl.ensure_namespace(cluster, "ceiling")
-    job = data.get("sample_job") or {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"labels": {bl.RUN_LABEL: "x"}},
-        "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {bl.RUN_LABEL: "x"}},
-                 "spec": {"restartPolicy": "Never", "containers": [{"name": "build", "image": "x:1"}]}}}}
-    for md in ("uid", "resourceVersion", "creationTimestamp", "ownerReferences", "managedFields", "generation"):
-        job["metadata"].pop(md, None)
-    job.pop("status", None)
-    job["metadata"].pop("namespace", None)
-    size = len(json.dumps(job))
-    for procs, clients in ((4, 2), (2, 1)):
-        objs = []
-        for i in range(BURST):
-            j = json.loads(json.dumps(job))
-            j["metadata"]["name"] = "job-%d-%05d" % (procs, i)
-            objs.append(j)
-        t0 = time.monotonic()
-        n = bl.create_procs(cluster, bl.JOBS_PATH % "ceiling", objs, procs=procs, clients=clients)
-        dt = time.monotonic() - t0
-        row("throughput", "bare Job creates, %d connections (ceiling)" % (procs * clients), "%.0f Jobs/s" % (n / dt),
-            "%d Jobs of %d B (a copy of one the operator made), %d processes, nothing else running"
-            % (n, size, procs))
-        data.setdefault("ceiling", {})[procs * clients] = n / dt
-        delete_collection(cluster, bl.JOBS_PATH % "ceiling")
-        time.sleep(2)
+def section_bare_job_rate():
+    """The ceiling: how many Jobs per second a fresh kube-sim (same options, nothing else
+    running in it) creates for clients that do nothing else, with a copy of a Job the
+    operator made; and the round trip of one create, the floor of create->Job."""
+    print("\n# the API server's own Job-create rate (a fresh kube-sim)", flush=True)
+    sim = bl.start_sim("--controllers", "crd,namespace,gc")
+    try:
+        cluster = bl.Cluster(sim)
+        bl.ensure_namespace(cluster, "ceiling")
+        job = data.get("sample_job") or {
+            "apiVersion": "batch/v1", "kind": "Job", "metadata": {"labels": {bl.RUN_LABEL: "x"}},
+            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {bl.RUN_LABEL: "x"}},
+                     "spec": {"restartPolicy": "Never", "containers": [{"name": "build", "image": "x:1"}]}}}}
+        for md in ("uid", "resourceVersion", "creationTimestamp", "ownerReferences", "managedFields",
+                   "generation", "namespace"):
+            job["metadata"].pop(md, None)
+        job.pop("status", None)
+        size = len(json.dumps(job))
+        c = cluster.conn()
+        rtt = []
+        for i in range(200):
+            j = dict(job, metadata=dict(job["metadata"], name="rtt-%05d" % i))
+            t0 = time.monotonic()
+            code, _ = c.request("POST", bl.JOBS_PATH % "ceiling", j)
+            rtt.append(time.monotonic() - t0)
+        c.close()
+        row("latency", "one Job create, round trip: p50 / p99", "%s / %s" % (ms(bl.pct(rtt, 50)), ms(bl.pct(rtt, 99))),
+            "200 sequential creates on one keep-alive connection: the floor under create->Job")
+        data["job_rtt"] = rtt
+        for procs, clients in ((2, 1), (4, 2)):
+            objs = []
+            for i in range(BURST):
+                j = json.loads(json.dumps(job))
+                j["metadata"]["name"] = "job-%d-%05d" % (procs, i)
+                objs.append(j)
+            t0 = time.monotonic()
+            n = bl.create_procs(cluster, bl.JOBS_PATH % "ceiling", objs, procs=procs, clients=clients)
+            dt = time.monotonic() - t0
+            row("throughput", "bare Job creates, %d connections (ceiling)" % (procs * clients),
+                "%.0f Jobs/s" % (n / dt), "%d Jobs of %d B (a copy of one the operator made), %d processes"
+                % (n, size, procs))
+            data.setdefault("ceiling", {})[procs * clients] = n / dt
+    finally:
+        sim.stop()
 
 
 def section_lifecycle(cluster, workdir):
@@ -572,9 +585,9 @@ def main():
             sim.request("POST", bl.BUILDERS_PATH % NS, bl.builder("b"))
             section_idle_and_unrelated(cluster, workdir)
             section_latency_throughput(cluster, workdir)
-            section_bare_job_rate(cluster)
         finally:
             sim.stop()
+        section_bare_job_rate()
         sim = bl.start_sim()
         try:
             cluster = bl.Cluster(sim)
