@@ -338,15 +338,14 @@ int run_admission(controller_manager_t *m, json_object *run, json_object *builde
     }
     out->reason = util_strdup("Queued");
     if (!ns_ok)
-        out->message = util_asprintf(
-            "position %zu in namespace %s (%ld builds running, namespace limit "
-            "%ld)",
-            own_index + 1, me->ns, active_ns, ns_limit);
-    else
         out->message =
-            util_asprintf("position %zu in the cluster queue (%ld builds running, "
-                          "--max-concurrent-builds %ld)",
-                          position + 1, active_total, max);
+            util_asprintf("position %zu in namespace %s (%ld builds running, namespace limit "
+                          "%ld)",
+                          own_index + 1, me->ns, active_ns, ns_limit);
+    else
+        out->message = util_asprintf("position %zu in the cluster queue (%ld builds running, "
+                                     "--max-concurrent-builds %ld)",
+                                     position + 1, active_total, max);
 out:
     strmap_free(running);
     strmap_free(has_job);
@@ -431,12 +430,12 @@ void enqueue_waiting_runs(controller_manager_t *m)
         snprintf(bkey, sizeof bkey, "%s/%s", jpath_str_or(r, "metadata.namespace", ""),
                  jpath_str_or(r, "spec.builderName", ""));
         uintptr_t cur = (uintptr_t)strmap_get(heads, bkey);
-        run_info_t a = {.ns = "", .name = jpath_str_or(r, "metadata.name", ""),
-                        .created = created_of(r)};
+        run_info_t a = {
+            .ns = "", .name = jpath_str_or(r, "metadata.name", ""), .created = created_of(r)};
         if (cur) {
             json_object *h = runs[cur - 1];
-            run_info_t b = {.ns = "", .name = jpath_str_or(h, "metadata.name", ""),
-                            .created = created_of(h)};
+            run_info_t b = {
+                .ns = "", .name = jpath_str_or(h, "metadata.name", ""), .created = created_of(h)};
             const run_info_t *pa = &a, *pb = &b;
             if (older_first(&pa, &pb) >= 0)
                 continue;
