@@ -319,6 +319,21 @@ static char *creator_of(const char *name, const char *fallback)
     return util_asprintf("trigger-%s", name && *name ? name : fallback);
 }
 
+/* A push event that passed its checks: a run of the pushed commit, if the branch is one
+ * the builder builds. */
+static void build_push(trigger_t *t, json_object *event, const char *commit, const char *pusher)
+{
+    if (!branch_accepted(t, httpapi_json_str(event, "ref")))
+        return;
+    char *creator = creator_of(pusher, t->route);
+    httpapi_overrides_t o = {.new_revision_id = (char *)commit};
+    if (creator)
+        create_run(t, &o, creator);
+    else
+        answer(t, 500, "error", "out of memory");
+    free(creator);
+}
+
 void httpapi_handle_github_trigger(const server_request_t *req, server_response_t *resp, void *data)
 {
     trigger_t t = {.api = data, .req = req, .resp = resp, .route = "github"};
@@ -359,15 +374,7 @@ void httpapi_handle_github_trigger(const server_request_t *req, server_response_
                httpapi_json_str(event, "ref") ? httpapi_json_str(event, "ref") : "the ref");
         goto out;
     }
-    if (!branch_accepted(&t, httpapi_json_str(event, "ref")))
-        goto out;
-    char *creator = creator_of(httpapi_json_str(event, "head_commit.committer.name"), "github");
-    httpapi_overrides_t o = {.new_revision_id = (char *)commit};
-    if (creator)
-        create_run(&t, &o, creator);
-    else
-        answer(&t, 500, "error", "out of memory");
-    free(creator);
+    build_push(&t, event, commit, httpapi_json_str(event, "head_commit.committer.name"));
 out:
     json_object_put(event);
     trigger_done(&t);
@@ -399,15 +406,7 @@ void httpapi_handle_gitlab_trigger(const server_request_t *req, server_response_
                httpapi_json_str(event, "ref") ? httpapi_json_str(event, "ref") : "the ref");
         goto out;
     }
-    if (!branch_accepted(&t, httpapi_json_str(event, "ref")))
-        goto out;
-    char *creator = creator_of(httpapi_json_str(event, "user_name"), "gitlab");
-    httpapi_overrides_t o = {.new_revision_id = (char *)commit};
-    if (creator)
-        create_run(&t, &o, creator);
-    else
-        answer(&t, 500, "error", "out of memory");
-    free(creator);
+    build_push(&t, event, commit, httpapi_json_str(event, "user_name"));
 out:
     json_object_put(event);
     trigger_done(&t);
