@@ -15,11 +15,12 @@ plot "operator.dat" using 1:2 with linespoints lw 2 pt 7 title "RSS, runs + Jobs
      "cached.dat" using 1:2 with linespoints lw 2 pt 5 title "RSS, finished runs + Jobs + Pods loaded", \
      "cached.dat" using 1:3 with linespoints lw 1 pt 4 dt 2 title "  of which anonymous", \
      9 with lines lc rgb "red" dt 3 title "budget after 1,000 runs (9 MiB)"
-set ylabel "ms"
+set ylabel "create->Job, ms"
 set logscale y
-set yrange [*:*]
+set yrange [1:1e6]
+set key top left horizontal maxcols 2
 plot "operator.dat" using 1:6 with linespoints lw 2 pt 7 title "create->Job p50, one at a time", \
      "operator.dat" using 1:7 with linespoints lw 1 pt 6 title "create->Job p99, one at a time", \
-     "operator.dat" using 1:3 with linespoints lw 2 pt 5 title "create->Job p50 in a burst of 1,000 (queueing)", \
-     "operator.dat" using 1:4 with linespoints lw 1 pt 4 title "create->Job p99 in a burst of 1,000"
+     "operator.dat" using 1:3 with linespoints lw 2 pt 5 title "p50 in a burst of 1,000", \
+     "operator.dat" using 1:4 with linespoints lw 1 pt 4 title "p99 in a burst of 1,000"
 unset multiplot
