@@ -162,19 +162,6 @@ char *build_resolve_output_image(const char *image, const char *server_address,
     return resolved;
 }
 
-char *build_url_without_credentials(const char *url)
-{
-    const char *scheme = strstr(url, "://");
-    if (!scheme)
-        return util_strdup(url);
-    const char *host = scheme + 3;
-    size_t authority = strcspn(host, "/?#");
-    const char *at = memrchr(host, '@', authority);
-    if (!at)
-        return util_strdup(url);
-    return util_asprintf("%.*s%s", (int)(host - url), url, at + 1);
-}
-
 static int set_secret_credentials(registry_client_t *c, const char *dir, const char *registry,
                                   const registry_auth_config_t *primary, char **err)
 {

@@ -172,9 +172,6 @@ bool build_ref_has_registry(const char *image);
  * docker.io. push_dir may be NULL. NULL with *err when image is invalid. */
 char *build_resolve_output_image(const char *image, const char *server_address,
                                  const char *push_dir, char **err);
-/* "https://user:pass@host/x.git" -> "https://host/x.git"; scp-like "user@host:x" is kept
- * (a user name, not a secret). malloc'd. */
-char *build_url_without_credentials(const char *url);
 
 /* ---- scripts ------------------------------------------------------------------------------ */
 

@@ -112,7 +112,7 @@ static int download(const build_config_t *cfg, const char *url, const char *path
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(curl);
     bool closed = fclose(f) == 0;
-    char *safe = build_url_without_credentials(url);
+    char *safe = util_url_without_credentials(url);
     int result = -1;
     if (rc == CURLE_OK && status == 200 && closed) {
         result = 1;

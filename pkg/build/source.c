@@ -153,7 +153,7 @@ static char *url_basename(const char *url)
 static build_err_t fetch_binary(const build_paths_t *paths, const build_config_t *cfg,
                                 build_source_info_t *info, build_error_t *error)
 {
-    char *safe = build_url_without_credentials(cfg->source_url);
+    char *safe = util_url_without_credentials(cfg->source_url);
     char *name = url_basename(cfg->source_url);
     char *path = name ? build_path_join(paths->source, name) : NULL;
     FILE *f = path ? fopen(path, "we") : NULL;
@@ -282,7 +282,7 @@ static build_err_t git_setup(git_t *g, build_error_t *error)
                                strerror(errno));
     }
     g->private = t;
-    g->url = build_url_without_credentials(g->cfg->source_url);
+    g->url = util_url_without_credentials(g->cfg->source_url);
     if (!g->url)
         return build_error_set(error, BUILD_ERR_INTERNAL, "out of memory");
     const char *askpass_dir = NULL;
@@ -446,7 +446,7 @@ build_err_t build_prepare(const build_paths_t *paths, const build_config_t *cfg,
     if (copy_bundle(paths, error) != BUILD_OK)
         return error->err;
     build_source_info_t info = {0};
-    info.source_url = build_url_without_credentials(cfg->source_url);
+    info.source_url = util_url_without_credentials(cfg->source_url);
     info.revision_id = util_strdup(cfg->revision_id);
     info.builder_image = util_strdup(cfg->s2i->builder_image);
     info.description = util_strdup(cfg->s2i->description);

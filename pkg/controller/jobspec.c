@@ -240,6 +240,8 @@ json_object *jobspec_build_config(json_object *run, json_object *builder, json_o
     jpath_set_str(config, "tag", tag);
     jpath_set_str(config, "revisionId", revision);
     jpath_set_str(config, "sourceUrl", source);
+    /* The trigger secret is the builder's business, not the build's. */
+    json_object_object_del(config, "secretCode");
     if (strip_inline_passwords(config) && warning)
         *warning = util_strdup("inline registry passwords in spec.config are not passed to builds: "
                                "reference a Secret with secretRef instead");
@@ -332,6 +334,7 @@ typedef struct step {
     const char *const *argv; /* NULL-terminated; the last element is the step's name */
     const char *command;     /* S2I_STEP */
     bool tools_read_only;
+    long run_as_user; /* 0: the image's user */
 } step_t;
 
 /* The prepare image has s2i-builder installed; the builder and runtime images are anyone's,
@@ -381,6 +384,10 @@ static json_object *container(const step_t *s, json_object *secret_mounts, json_
     json_object *sc = json_object_new_object();
     json_object_object_add(sc, "allowPrivilegeEscalation", json_object_new_boolean(false));
     json_object_object_add(sc, "privileged", json_object_new_boolean(false));
+    if (s->run_as_user > 0) {
+        json_object_object_add(sc, "runAsNonRoot", json_object_new_boolean(true));
+        json_object_object_add(sc, "runAsUser", json_object_new_int64(s->run_as_user));
+    }
     json_object_object_add(c, "securityContext", sc);
     if (resources)
         json_object_object_add(c, "resources", json_object_get(resources));
@@ -630,19 +637,22 @@ json_object *jobspec_job(json_object *run, json_object *build, const jobspec_opt
                       opts && opts->image_pull_policy ? opts->image_pull_policy : "IfNotPresent",
                       PREPARE_ARGV,
                       "prepare",
-                      false};
+                      false,
+                      S2I_PREPARE_UID};
     step_t build_step = {"build",
                          jpath_str_or(config, "builderImage", ""),
                          pull_policy(jpath_str(config, "builderPullPolicy")),
                          BUILD_ARGV,
                          "build",
-                         true};
+                         true,
+                         0};
     step_t runtime_step = {"runtime",
                            runtime_image ? runtime_image : "",
                            pull_policy(jpath_str(config, "runtimeImagePullPolicy")),
                            RUNTIME_ARGV,
                            "runtime",
-                           true};
+                           true,
+                           0};
     json_object *init = json_object_new_array();
     json_object_array_add(init, container(&prepare, prepare_mounts, NULL));
     json_object *containers = json_object_new_array();

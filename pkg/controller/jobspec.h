@@ -54,6 +54,8 @@
 #define S2I_ANNOTATION_CONFIG  "devops.kubesphere.io/s2i-config"
 #define S2I_CONFIG_DIR         "/etc/s2i"
 #define S2I_SECRETS_DIR        "/var/run/secrets/s2i"
+/* The prepare step runs our image as this user (its USER, config/images). */
+#define S2I_PREPARE_UID 65532
 
 typedef struct jobspec_options {
     const char *builder_image;              /* image of the prepare step (S2IIMAGENAME) */

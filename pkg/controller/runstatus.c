@@ -463,6 +463,13 @@ static void apply_result(json_object *status, json_object *pod, json_object *bui
         set_str(source, "builderImage", jpath_str(config, "builderImage"));
     if (!jpath_str(source, "sourceUrl") && jpath_str(config, "sourceUrl"))
         set_str(source, "sourceUrl", jpath_str(config, "sourceUrl"));
+    /* Credentials written into the URL never reach the status. */
+    char *safe_url = jpath_str(source, "sourceUrl")
+                         ? util_url_without_credentials(jpath_str(source, "sourceUrl"))
+                         : NULL;
+    if (safe_url)
+        set_str(source, "sourceUrl", safe_url);
+    free(safe_url);
     if (!jpath_str(source, "description") && jpath_str_or(config, "description", NULL))
         set_str(source, "description", jpath_str(config, "description"));
     if (!jpath_str(source, "revisionId"))

@@ -263,3 +263,16 @@ bool util_secure_streq(const char *a, const char *b)
         diff |= (unsigned char)a[i] ^ (unsigned char)b[i % (lb ? lb : 1)];
     return diff == 0 && lb != 0;
 }
+
+char *util_url_without_credentials(const char *url)
+{
+    const char *scheme = strstr(url, "://");
+    if (!scheme)
+        return util_strdup(url);
+    const char *host = scheme + 3;
+    size_t authority = strcspn(host, "/?#");
+    const char *at = memrchr(host, '@', authority);
+    if (!at)
+        return util_strdup(url);
+    return util_asprintf("%.*s%s", (int)(host - url), url, at + 1);
+}

@@ -73,6 +73,9 @@ char *util_asprintf(const char *fmt, ...) UTIL_PRINTF(1, 2);
 bool util_streq(const char *a, const char *b); /* NULL-safe */
 bool util_has_prefix(const char *s, const char *prefix);
 bool util_has_suffix(const char *s, const char *suffix);
+/* "https://user:pass@host/x.git" -> "https://host/x.git"; scp-like "user@host:x" is kept
+ * (a user name, not a secret). malloc'd; NULL only when out of memory. */
+char *util_url_without_credentials(const char *url);
 /* Reads a whole file; NULL with errno set on failure. *len_out may be NULL. */
 char *util_read_file(const char *path, size_t *len_out);
 /* Constant-time comparison of two strings (length leaks, content does not).

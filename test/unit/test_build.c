@@ -461,7 +461,7 @@ START_TEST(test_urls_lose_their_credentials)
         {"git://127.0.0.1:9418/app.git", "git://127.0.0.1:9418/app.git"},
     };
     for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
-        char *got = build_url_without_credentials(cases[i].in);
+        char *got = util_url_without_credentials(cases[i].in);
         ck_assert_str_eq(got, cases[i].out);
         free(got);
     }

@@ -595,6 +595,8 @@ START_TEST(test_config_strips_inline_passwords_with_a_warning)
                     "\"serverAddress\":\"registry.local:5000\"}"));
     jpath_set(builder, "spec.config.incrementalAuthentication",
               parse("{\"username\":\"robot\",\"password\":\"s3cr3t-incr\"}"));
+    /* The trigger secret is no business of the build either. */
+    jpath_set_str(builder, "spec.config.secretCode", "s3cr3t-trigger");
     char *err = NULL, *warning = NULL;
     json_object *config = jobspec_build_config(run, builder, NULL, &OPTS, &err, &warning);
     ck_assert_ptr_nonnull(config);
@@ -605,6 +607,7 @@ START_TEST(test_config_strips_inline_passwords_with_a_warning)
     ck_assert_str_eq(str_at(config, "config.pushAuthentication.username"), "robot");
     ck_assert_ptr_null(jpath(config, "config.pushAuthentication.password"));
     ck_assert_ptr_null(jpath(config, "config.incrementalAuthentication.password"));
+    ck_assert_ptr_null(jpath(config, "config.secretCode"));
     /* Nothing was mounted for them either. */
     ck_assert_ptr_null(jpath(config, "secrets.push"));
     json_object *job = jobspec_job(run, config, &OPTS);
@@ -976,6 +979,11 @@ START_TEST(test_job_is_unprivileged_without_host_access_or_api_token)
             ck_assert(!jpath_bool(c, "securityContext.allowPrivilegeEscalation", true));
         }
     }
+    /* Our own step runs as our image's non-root user; the others as their image says. */
+    json_object *prep = named(spec, "initContainers", "prepare");
+    ck_assert(jpath_bool(prep, "securityContext.runAsNonRoot", false));
+    ck_assert_int_eq(jpath_int(prep, "securityContext.runAsUser", 0), S2I_PREPARE_UID);
+    ck_assert_ptr_null(jpath(named(spec, "containers", "build"), "securityContext.runAsUser"));
     /* The configuration reaches the pod through the downward API, not a ConfigMap. */
     json_object *cfg = named(spec, "volumes", "s2i-config");
     ck_assert_str_eq(str_at(json_object_array_get_idx(array_at(cfg, "downwardAPI.items"), 0),

@@ -624,11 +624,12 @@ START_TEST(test_complete_job_reads_the_upstream_pod_annotations)
     json_object *pod = add_pods(&f, SAMPLES "pod-succeeded.json");
     jpath_del(json_object_array_get_idx(jpath(pod, "status.containerStatuses"), 0),
               "state.terminated.message");
-    json_object *ann = parse(
-        "{\"s2iBuildResult\":\"{\\\"imageName\\\":\\\"x\\\",\\\"imageSize\\\":1234,"
-        "\\\"imageID\\\":\\\"sha256:abc\\\",\\\"commandPull\\\":\\\"docker pull x:v1\\\"}\","
-        "\"s2iBuildSource\":\"{\\\"sourceUrl\\\":\\\"https://git/x.git\\\",\\\"revisionId\\\":"
-        "\\\"dev\\\",\\\"binarySize\\\":99}\"}");
+    json_object *ann =
+        parse("{\"s2iBuildResult\":\"{\\\"imageName\\\":\\\"x\\\",\\\"imageSize\\\":1234,"
+              "\\\"imageID\\\":\\\"sha256:abc\\\",\\\"commandPull\\\":\\\"docker pull x:v1\\\"}\","
+              "\"s2iBuildSource\":\"{\\\"sourceUrl\\\":\\\"https://u:t0k@git/"
+              "x.git\\\",\\\"revisionId\\\":"
+              "\\\"dev\\\",\\\"binarySize\\\":99}\"}");
     jpath_set(pod, "metadata.annotations", ann);
     json_object *st = compute(&f);
     ck_assert_str_eq(str_at(st, "runState"), "Successful");
@@ -637,6 +638,7 @@ START_TEST(test_complete_job_reads_the_upstream_pod_annotations)
     ck_assert_str_eq(str_at(st, "s2iBuildResult.commandPull"), "docker pull x:v1");
     ck_assert_str_eq(str_at(st, "s2iBuildResult.imageName"),
                      "registry.local:5000/demo/hello-nodejs");
+    /* Credentials in the URL are dropped. */
     ck_assert_str_eq(str_at(st, "s2iBuildSource.sourceUrl"), "https://git/x.git");
     ck_assert_str_eq(str_at(st, "s2iBuildSource.revisionId"), "dev");
     ck_assert_int_eq(jpath_int(st, "s2iBuildSource.binarySize", -1), 99);
