@@ -77,12 +77,12 @@ for t in "${targets[@]}"; do
     fi
     log=$out/logs/$t.log
     echo "== run $t (${limit[*]})"
-    start=$(date +%s.%N)
+    start=$(date +%s%N)
     status=0
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         "$bin" "${limit[@]}" -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" \
         -timeout=30 -rss_limit_mb=2048 "$scratch" >"$log" 2>&1 || status=$?
-    secs=$(echo "$(date +%s.%N) - $start" | bc)
+    secs=$(( ($(date +%s%N) - start) / 1000000000 ))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
@@ -94,7 +94,7 @@ for t in "${targets[@]}"; do
         summary+=("$(printf '%-26s FAILED (exit %d) after %s execs: see %s and %s' "$t" "$status" "${execs:-?}" "$log" "$out/artifacts")")
         continue
     fi
-    summary+=("$(printf '%-26s %10s execs %8s/s %6.0f s  %s (seeds %d)  peak %s MB' "$t" "${execs:-?}" "${rate:-?}" "$secs" "${cov:-?}" "$seeds" "${rss:-?}")")
+    summary+=("$(printf '%-26s %10s execs %8s/s %6d s  %s (seeds %d)  peak %s MB' "$t" "${execs:-?}" "${rate:-?}" "$secs" "${cov:-?}" "$seeds" "${rss:-?}")")
     if [ "${FUZZ_MERGE:-0}" = 1 ]; then
         merged=$out/merge/$name
         rm -rf "$merged"
