@@ -167,6 +167,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # -- dispatch -------------------------------------------------------------------
 
     def dispatch(self, method):
+        if self.sim.down.is_set() or self.server is not self.sim.httpd:
+            # The server is restarting (or this connection was accepted by the listener
+            # it closed): a request is cut without an answer, never served.
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         self.audit_id = secrets.token_hex(8)
         req = Request(self, method)
         try:
@@ -291,6 +300,12 @@ class KubeSim:
     def track(self, conn, add):
         with self.conns_lock:
             (self.conns.add if add else self.conns.discard)(conn)
+        if add and self.down.is_set():
+            # Accepted just before a restart's stop and not cut by drop_connections().
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def drop_connections(self):
         with self.conns_lock:
@@ -302,24 +317,23 @@ class KubeSim:
                 pass
 
     def restart(self, down_seconds=1.0, keep_state=True):
-        """Simulates an API server restart: connections drop, the port refuses
-        connections for a while, watch history is gone afterwards. State is kept
-        (as etcd keeps it) or lost (a fresh cluster)."""
-        snap = self.store.snapshot() if keep_state else None
+        """Simulates an API server restart as its clients see it. It stops serving first:
+        the listener closes and every connection is cut (in-flight requests get a reset,
+        watches end); the port refuses connections for down_seconds; then it serves again
+        with a new watch cache (history gone: a watch resumed from an older
+        resourceVersion gets 410). The store is etcd and is never rolled back: with
+        keep_state every write made stays, including those of requests cut mid-flight
+        (their clients saw no answer) and of the built-in controllers meanwhile (the
+        kubelet goes on running pods and reports them; queued controller work waits
+        for the server to be back). Without keep_state the cluster comes back empty,
+        as on a fresh etcd; resourceVersions go on increasing either way."""
         self.down.set()
         self.stop()
         time.sleep(down_seconds)
-        from .store import Store
-        with self.store.lock:
-            fresh = Store(history=self.store.history_size, start_rv=self.store.rv)
-            for t in self.registry.all():
-                fresh.ensure(self.registry.storage_key(t))
-            if snap is not None:
-                fresh.restore(snap)
-            self.store.data, self.store.history = fresh.data, fresh.history
-            self.store.compacted, self.store.watchers = fresh.compacted, fresh.watchers
-            self.store.rv = fresh.rv
-        if snap is None:
+        if keep_state:
+            self.store.restart_watch_cache()
+        else:
+            self.store.reset()
             from . import controllers
             controllers.bootstrap(self)
         self.start()

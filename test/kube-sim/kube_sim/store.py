@@ -229,6 +229,23 @@ class Store:
                 self.history[skey].clear()
                 self.compacted[skey] = self.rv
 
+    def restart_watch_cache(self):
+        """What an API server restart does to watches: every open one ends, and the new
+        watch cache starts at the current resourceVersion, so a watch resumed from an
+        older one gets 410 (one resumed from exactly this one goes on). Objects stay."""
+        with self.lock:
+            self.close_all_watches()
+            self.compact()
+
+    def reset(self):
+        """Forget every object, as a cluster on a fresh etcd; resourceVersions go on
+        increasing (clients may still hold older ones)."""
+        with self.lock:
+            self.close_all_watches()
+            for skey in self.data:
+                self.data[skey] = {}
+            self.compact()
+
     def expire_all_watches(self):
         """End every open watch with an ERROR 410 event, as the real server does
         for a watcher whose position fell out of the watch cache window."""
