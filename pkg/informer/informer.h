@@ -3,7 +3,9 @@
  * resource, a store (cache) of what it saw, and event handlers told about each change.
  *
  *   store      thread-safe map "namespace/name" (or "name" when cluster-scoped) -> object,
- *              with named secondary indexes (runs by builder, pods by owner uid)
+ *              with named secondary indexes (runs by builder, pods by owner uid) and an
+ *              optional projection per object (the few fields a reader needs, read
+ *              without parsing the object)
  *   reflector  list (paginated) then watch from the list's resourceVersion with bookmarks;
  *              resume a broken watch from the last resourceVersion seen; relist on 410
  *              Gone, diffing the new list against the store so objects deleted while
@@ -17,7 +19,13 @@
  *   allocation holding its key, resourceVersion, uid, index values and its JSON text,
  *   deflated against a dictionary taken from the first objects stored (store_options_t;
  *   Kubernetes objects of one kind share most of their text, so this is several times
- *   smaller than the JSON). store_get and friends parse a fresh json_object on each call.
+ *   smaller than the JSON). store_get and friends parse a fresh json_object on each call:
+ *   an inflate, a parse, and a json-c tree of ten times the JSON while it lives. A reader
+ *   going over many objects often (a builder's status from all its runs) reads their
+ *   projections instead: a small blob per object, computed once when the object is
+ *   stored by the store's projection function (store_set_projection), kept in the
+ *   object's allocation and handed out by index value without parsing anything
+ *   (store_index_projections).
  *   An informer's transform callback (controller-runtime's cache TransformFunc) cuts an
  *   object down before it is stored: informer_transform_strip drops managedFields and the
  *   last-applied-configuration annotation, which are often half an object.
@@ -43,15 +51,16 @@
  *   store_new/store_free, informer_new/informer_free (free accepts NULL). json_objects
  *   handed out by store_get, store_list, store_by_index and informer_get are new
  *   references the caller puts (json_object_put); arrays from the list functions are
- *   freed with store_objects_free/store_keys_free. Objects passed to store functions
- *   are borrowed and not modified. Handlers receive borrowed objects: valid for the call
- *   (json_object_get to keep one), shared by all handler sets, so not to be modified.
+ *   freed with store_objects_free, store_keys_free and store_projections_free. Objects
+ *   passed to store functions are borrowed and not modified. Handlers receive borrowed
+ *   objects: valid for the call (json_object_get to keep one), shared by all handler
+ *   sets, so not to be modified.
  *
  * Thread-safety
  *   Every store_* function may be called from any thread; one mutex guards the map and
- *   its indexes, and objects are parsed outside it. Indexes must be added before the
- *   first object (before informer_start). The store of an informer is written only by
- *   the informer's thread: other threads read it.
+ *   its indexes, and objects are parsed outside it. Indexes and the projection function
+ *   must be set before the first object (before informer_start). The store of an
+ *   informer is written only by the informer's thread: other threads read it.
  *   informer_stop, informer_has_synced, informer_wait_for_sync, informer_get and
  *   informer_get_stats may be called from any thread; informer_add_handlers and
  *   informer_start from the thread that created the informer, before it runs.
@@ -97,6 +106,34 @@ int store_values_add(store_values_t *values, const char *value);
  * the store, without the store's lock held; must not call into the same store. */
 typedef int (*store_index_fn)(json_object *obj, void *data, store_values_t *out);
 
+/* What a projection function adds its bytes to (opaque). */
+typedef struct store_projection store_projection_t;
+
+/* Appends len bytes (copied) to the projection being built. 0, or -1 out of memory. */
+int store_projection_add(store_projection_t *projection, const void *bytes, size_t len);
+
+/* Computes an object's projection: a small summary of the fields a frequent reader needs
+ * (a struct, short strings), kept in the object's entry until the object is replaced or
+ * deleted. Adds its bytes with store_projection_add (nothing: an empty projection; at
+ * most 65535 bytes). obj is the object as stored (after any transform), borrowed. Returns
+ * 0, or -1 to report a failure (the object is then not stored). Called from the thread
+ * writing the store, without the store's lock held; must not call into the same store. */
+typedef int (*store_projection_fn)(json_object *obj, void *data, store_projection_t *out);
+
+/* One object's projection as store_index_projections hands it out. The strings and bytes
+ * are the store's, valid until store_projections_free (a later update or delete of the
+ * object does not change them). */
+typedef struct store_projected {
+    const char *key;              /* the store key */
+    const char *uid;              /* metadata.uid, "" when missing */
+    const char *resource_version; /* metadata.resourceVersion, "" when missing */
+    /* The bytes the projection function added, aligned as malloc's memory (so they may be
+     * read as the struct written); NULL when empty. */
+    const void *projection;
+    size_t projection_len;
+    struct store_entry *entry; /* the reference that keeps the above valid; not for callers */
+} store_projected_t;
+
 typedef struct store_options {
     /* Keep the JSON text as it is instead of deflating it (one memcpy per read instead
      * of an inflate; several times the memory for typical objects). */
@@ -113,6 +150,9 @@ void store_free(store_t *store);
 /* Adds a named index. Only while the store is empty: -1 when it is not, when the name
  * is taken, or out of memory. data is passed to fn. */
 int store_add_index(store_t *store, const char *name, store_index_fn fn, void *data);
+/* Sets the projection function (one per store). Only while the store is empty: -1 when it
+ * is not, or when a function is set already. data is passed to fn. */
+int store_set_projection(store_t *store, store_projection_fn fn, void *data);
 
 /* Adds obj, or replaces the object with the same key. 0, or -1 when obj has no name,
  * an index function failed, or out of memory (the store is then unchanged). */
@@ -136,6 +176,13 @@ int store_by_index(store_t *store, const char *index, const char *value, json_ob
                    size_t *len);
 int store_index_keys(store_t *store, const char *index, const char *value, char ***out,
                      size_t *len);
+/* The projections of the objects with value among their values for the named index,
+ * without parsing or inflating anything. *out is a malloc'd array of *len items (NULL when
+ * empty, order unspecified), freed with store_projections_free. -1 when there is no such
+ * index (or out of memory); an unknown value is an empty result. */
+int store_index_projections(store_t *store, const char *index, const char *value,
+                            store_projected_t **out, size_t *len);
+void store_projections_free(store_projected_t *items, size_t len);
 void store_objects_free(json_object **objects, size_t len);
 void store_keys_free(char **keys, size_t len);
 

@@ -3,8 +3,10 @@
  * a few MiB.
  *
  * An object is one immutable, reference-counted allocation (store_entry_t): a small
- * header, the key, resourceVersion and uid, the object's values for every index, and its
- * JSON text, raw-deflated against a dictionary made of the first objects stored. Objects
+ * header, the object's projection (the few fields a reader wants often, computed by the
+ * store's projection function when the object is stored, so that reading them parses
+ * nothing), the key, resourceVersion and uid, the object's values for every index, and
+ * its JSON text, raw-deflated against a dictionary made of the first objects stored. Objects
  * of one kind repeat the same field names, label keys and image names, so a few KiB of
  * dictionary lets each object deflate to a fraction of its text, where deflating one
  * small object alone gains little. Until the dictionary is complete (the first few
@@ -25,7 +27,9 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +55,12 @@ struct store_entry {
     uint16_t key_len;
     uint16_t rv_len;
     uint16_t uid_len;
+    uint16_t projection_len;
     uint8_t window_bits; /* 0: plain JSON; else the raw deflate window used */
-    /* key\0 rv\0 uid\0, then per index its values, each NUL-terminated, and one more
-     * NUL; then the JSON (plain or deflated, not NUL-terminated) */
-    char data[];
+    /* the projection (aligned as malloc's memory, so it may hold any struct); key\0 rv\0
+     * uid\0, then per index its values, each NUL-terminated, and one more NUL; then the
+     * JSON (plain or deflated, not NUL-terminated) */
+    alignas(max_align_t) char data[];
 };
 
 typedef struct bucket {
@@ -75,6 +81,10 @@ struct store_values {
     size_t start; /* where the current index's values begin, for de-duplication */
 };
 
+struct store_projection {
+    buf_t buf;
+};
+
 struct store {
     pthread_mutex_t lock;
     store_entry_t **slots; /* NULL = empty */
@@ -82,6 +92,8 @@ struct store {
     size_t len;
     store_index_t *indexes;
     size_t indexes_len;
+    store_projection_fn projection_fn; /* NULL: entries have no projection */
+    void *projection_data;
     size_t bytes; /* entries, slots and index buckets */
     bool synced;
     bool compress;
@@ -151,12 +163,12 @@ static uint32_t hash_key(const char *s)
 
 static const char *entry_key(const store_entry_t *e)
 {
-    return e->data;
+    return e->data + e->projection_len;
 }
 
 static const char *entry_rv(const store_entry_t *e)
 {
-    return e->data + e->key_len + 1;
+    return entry_key(e) + e->key_len + 1;
 }
 
 static const char *entry_uid(const store_entry_t *e)
@@ -207,6 +219,11 @@ void store_entry_meta(const store_entry_t *entry, informer_meta_t *out)
 size_t store_entry_bytes(const store_entry_t *entry)
 {
     return malloc_usable_size((void *)entry);
+}
+
+int store_projection_add(store_projection_t *projection, const void *bytes, size_t len)
+{
+    return len ? buf_append(&projection->buf, bytes, len) : 0;
 }
 
 int store_values_add(store_values_t *values, const char *value)
@@ -293,6 +310,23 @@ static int collect_index_values(store_t *s, json_object *obj, store_values_t *va
     return values->buf.oom ? -1 : 0;
 }
 
+/* Runs the projection function, if any, on obj; the bytes end up in out->buf. */
+static int collect_projection(store_t *s, json_object *obj, const char *key,
+                              store_projection_t *out)
+{
+    if (!s->projection_fn)
+        return 0;
+    if (s->projection_fn(obj, s->projection_data, out) < 0) {
+        log_warn("projection function failed", "key", key, NULL);
+        return -1;
+    }
+    if (out->buf.len > UINT16_MAX) {
+        log_warn("object projection too long to cache", "key", key, NULL);
+        return -1;
+    }
+    return out->buf.oom ? -1 : 0;
+}
+
 store_entry_t *store_entry_build(store_t *store, json_object *obj, const informer_meta_t *meta)
 {
     size_t key_len = strlen(meta->key), rv_len = strlen(meta->resource_version),
@@ -302,8 +336,11 @@ store_entry_t *store_entry_build(store_t *store, json_object *obj, const informe
         return NULL;
     }
     store_values_t values = {BUF_INIT, 0};
-    if (collect_index_values(store, obj, &values) < 0) {
+    store_projection_t projection = {BUF_INIT};
+    if (collect_index_values(store, obj, &values) < 0 ||
+        collect_projection(store, obj, meta->key, &projection) < 0) {
         buf_free(&values.buf);
+        buf_free(&projection.buf);
         return NULL;
     }
     size_t json_len = 0;
@@ -311,6 +348,7 @@ store_entry_t *store_entry_build(store_t *store, json_object *obj, const informe
         obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &json_len);
     if (!json || json_len > UINT32_MAX || values.buf.len > UINT32_MAX) {
         buf_free(&values.buf);
+        buf_free(&projection.buf);
         return NULL;
     }
 
@@ -325,12 +363,13 @@ store_entry_t *store_entry_build(store_t *store, json_object *obj, const informe
         }
     }
     size_t stored_len = deflated ? deflated_len : json_len;
-    size_t size =
-        sizeof(store_entry_t) + key_len + rv_len + uid_len + 3 + values.buf.len + stored_len;
+    size_t size = sizeof(store_entry_t) + projection.buf.len + key_len + rv_len + uid_len + 3 +
+                  values.buf.len + stored_len;
     store_entry_t *e = malloc(size);
     if (!e) {
         free(deflated);
         buf_free(&values.buf);
+        buf_free(&projection.buf);
         return NULL;
     }
     atomic_init(&e->refs, 1);
@@ -341,8 +380,12 @@ store_entry_t *store_entry_build(store_t *store, json_object *obj, const informe
     e->key_len = (uint16_t)key_len;
     e->rv_len = (uint16_t)rv_len;
     e->uid_len = (uint16_t)uid_len;
+    e->projection_len = (uint16_t)projection.buf.len;
     e->window_bits = deflated ? (uint8_t)bits : 0;
     char *p = e->data;
+    if (projection.buf.len)
+        memcpy(p, projection.buf.data, projection.buf.len);
+    p += projection.buf.len;
     memcpy(p, meta->key, key_len + 1);
     p += key_len + 1;
     memcpy(p, meta->resource_version, rv_len + 1);
@@ -355,6 +398,7 @@ store_entry_t *store_entry_build(store_t *store, json_object *obj, const informe
     memcpy(p, deflated ? (const char *)deflated : json, stored_len);
     free(deflated);
     buf_free(&values.buf);
+    buf_free(&projection.buf);
     return e;
 }
 
@@ -621,6 +665,20 @@ out:
     return rc;
 }
 
+int store_set_projection(store_t *store, store_projection_fn fn, void *data)
+{
+    if (!fn)
+        return -1;
+    pthread_mutex_lock(&store->lock);
+    int rc = store->len > 0 || store->projection_fn ? -1 : 0;
+    if (rc == 0) {
+        store->projection_fn = fn;
+        store->projection_data = data;
+    }
+    pthread_mutex_unlock(&store->lock);
+    return rc;
+}
+
 store_entry_t *store_swap(store_t *store, store_entry_t *entry, int *err)
 {
     store_entry_t *old = NULL;
@@ -873,6 +931,45 @@ int store_index_keys(store_t *store, const char *index, const char *value, char 
     if (index_entries(store, index, value, &entries, &n) < 0)
         return -1;
     return keys_of(entries, n, out, len);
+}
+
+int store_index_projections(store_t *store, const char *index, const char *value,
+                            store_projected_t **out, size_t *len)
+{
+    store_entry_t **entries;
+    size_t n;
+    if (index_entries(store, index, value, &entries, &n) < 0)
+        return -1;
+    store_projected_t *items = n ? malloc(n * sizeof(*items)) : NULL;
+    if (n && !items) {
+        store_entries_free(entries, n);
+        return -1;
+    }
+    /* The references index_entries took move into the items. */
+    for (size_t i = 0; i < n; i++) {
+        store_entry_t *e = entries[i];
+        items[i] = (store_projected_t){
+            .key = entry_key(e),
+            .uid = entry_uid(e),
+            .resource_version = entry_rv(e),
+            .projection = e->projection_len ? e->data : NULL,
+            .projection_len = e->projection_len,
+            .entry = e,
+        };
+    }
+    free(entries);
+    *out = items;
+    *len = n;
+    return 0;
+}
+
+void store_projections_free(store_projected_t *items, size_t len)
+{
+    if (!items)
+        return;
+    for (size_t i = 0; i < len; i++)
+        store_entry_unref(items[i].entry);
+    free(items);
 }
 
 void store_objects_free(json_object **objects, size_t len)

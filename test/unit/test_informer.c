@@ -1,13 +1,15 @@
 /*
  * Unit tests for pkg/informer without an API server: the store (keys, replace, delete,
- * indexes, deflated storage, table growth and shrinking, many threads at once), the
+ * indexes, projections, deflated storage, table growth and shrinking, many threads at once), the
  * relist diff, and the informer's event and list paths (handlers, transform, resync)
  * driven through informer_apply_event / informer_apply_list as its thread drives them.
  * The list/watch loop against kube-sim is tested in test_informer_sim.c.
  */
 #include <check.h>
+#include <stdalign.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +134,78 @@ static void upsert(store_t *s, json_object *obj)
 {
     ck_assert_int_eq(store_upsert(s, obj), 0);
     json_object_put(obj);
+}
+
+/* A projection: the resourceVersion as a number, then the "builder" label's text. */
+typedef struct summary {
+    long long rv;
+    char builder[];
+} summary_t;
+
+/* Projection function; data, when not NULL, counts the calls. An object with "fail"
+ * fails it, one with "huge" makes a projection too long to keep. */
+static int project_summary(json_object *obj, void *data, store_projection_t *out)
+{
+    if (data)
+        (*(int *)data)++;
+    if (has_path(obj, "fail", NULL))
+        return -1;
+    summary_t head;
+    memset(&head, 0, sizeof(head));
+    head.rv = atoll(rv_of(obj));
+    json_object *meta, *labels, *b;
+    const char *builder = json_object_object_get_ex(obj, "metadata", &meta) &&
+                                  json_object_object_get_ex(meta, "labels", &labels) &&
+                                  json_object_object_get_ex(labels, "builder", &b)
+                              ? json_object_get_string(b)
+                              : "";
+    if (store_projection_add(out, &head, offsetof(summary_t, builder)) < 0 ||
+        store_projection_add(out, builder, strlen(builder) + 1) < 0)
+        return -1;
+    static const char pad[4096];
+    for (int i = 0; has_path(obj, "huge", NULL) && i < 16; i++)
+        if (store_projection_add(out, pad, sizeof(pad)) < 0)
+            return -1;
+    return 0;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "key=rv:builder" of each item, sorted, comma-joined. */
+static char *projected_str(const store_projected_t *items, size_t n)
+{
+    char **lines = calloc(n ? n : 1, sizeof(*lines));
+    for (size_t i = 0; i < n; i++) {
+        const summary_t *sum = items[i].projection;
+        ck_assert_ptr_nonnull(sum);
+        ck_assert_uint_eq((uintptr_t)sum % alignof(max_align_t), 0);
+        ck_assert_uint_eq(items[i].projection_len,
+                          offsetof(summary_t, builder) + strlen(sum->builder) + 1);
+        lines[i] = util_asprintf("%s=%lld:%s", items[i].key, sum->rv, sum->builder);
+    }
+    qsort(lines, n, sizeof(*lines), compare_strings);
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "");
+    for (size_t i = 0; i < n; i++) {
+        buf_printf(&b, "%s%s", i ? "," : "", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    return buf_steal(&b);
+}
+
+/* projected_str of an index lookup. */
+static char *projections_str(store_t *s, const char *index, const char *value)
+{
+    store_projected_t *items;
+    size_t n;
+    ck_assert_int_eq(store_index_projections(s, index, value, &items, &n), 0);
+    char *out = projected_str(items, n);
+    store_projections_free(items, n);
+    return out;
 }
 
 /* ---- store -------------------------------------------------------------------------- */
@@ -310,6 +384,139 @@ START_TEST(test_store_index_failure_leaves_store_unchanged)
     char *k = index_keys_str(s, "builder", "b");
     ck_assert_str_eq(k, "ns/a");
     free(k);
+    store_free(s);
+}
+END_TEST
+
+START_TEST(test_store_projection_is_made_once_when_an_object_is_stored)
+{
+    store_t *s = store_new(NULL);
+    int calls = 0;
+    ck_assert_int_eq(store_add_index(s, "builder", index_by_builder, NULL), 0);
+    ck_assert_int_eq(store_set_projection(s, project_summary, &calls), 0);
+    upsert(s, make_obj("ns", "run-1", "11", "u1", "java"));
+    upsert(s, make_obj("ns", "run-2", "12", "u2", "java"));
+    upsert(s, make_obj("ns", "run-3", "13", "u3", "python"));
+    ck_assert_int_eq(calls, 3);
+
+    char *p = projections_str(s, "builder", "java");
+    ck_assert_str_eq(p, "ns/run-1=11:java,ns/run-2=12:java");
+    free(p);
+    p = projections_str(s, "builder", "python");
+    ck_assert_str_eq(p, "ns/run-3=13:python");
+    free(p);
+    /* reading made no projection, and the object itself is unchanged by having one */
+    ck_assert_int_eq(calls, 3);
+    json_object *got = store_get(s, "ns/run-3");
+    json_object *want = make_obj("ns", "run-3", "13", "u3", "python");
+    ck_assert(json_object_equal(got, want));
+    json_object_put(got);
+    json_object_put(want);
+
+    store_projected_t *items;
+    size_t n;
+    ck_assert_int_eq(store_index_projections(s, "builder", "python", &items, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(items[0].uid, "u3");
+    ck_assert_str_eq(items[0].resource_version, "13");
+    store_projections_free(items, n);
+    store_free(s);
+}
+END_TEST
+
+START_TEST(test_store_projection_follows_updates_and_deletes)
+{
+    store_t *s = store_new(NULL);
+    ck_assert_int_eq(store_add_index(s, "builder", index_by_builder, NULL), 0);
+    ck_assert_int_eq(store_set_projection(s, project_summary, NULL), 0);
+    upsert(s, make_obj("ns", "run-1", "1", "u1", "java"));
+    upsert(s, make_obj("ns", "run-2", "2", "u2", "java"));
+    store_projected_t *held;
+    size_t held_len;
+    ck_assert_int_eq(store_index_projections(s, "builder", "java", &held, &held_len), 0);
+
+    /* an update makes a new projection, and may move the object to another value */
+    upsert(s, make_obj("ns", "run-1", "7", "u1", "java"));
+    upsert(s, make_obj("ns", "run-2", "8", "u2", "python"));
+    char *p = projections_str(s, "builder", "java");
+    ck_assert_str_eq(p, "ns/run-1=7:java");
+    free(p);
+    p = projections_str(s, "builder", "python");
+    ck_assert_str_eq(p, "ns/run-2=8:python");
+    free(p);
+    ck_assert(store_delete(s, "ns/run-1"));
+    p = projections_str(s, "builder", "java");
+    ck_assert_str_eq(p, "");
+    free(p);
+
+    /* what was handed out before stays as it was until freed (ASan and valgrind check
+     * that the replaced entries live exactly that long) */
+    p = projected_str(held, held_len);
+    ck_assert_str_eq(p, "ns/run-1=1:java,ns/run-2=2:java");
+    free(p);
+    store_projections_free(held, held_len);
+    ck_assert(store_delete(s, "ns/run-2"));
+    ck_assert_uint_eq(store_len(s), 0);
+    store_free(s);
+}
+END_TEST
+
+START_TEST(test_store_projection_is_set_once_and_only_while_empty)
+{
+    store_t *s = store_new(NULL);
+    ck_assert_int_eq(store_set_projection(s, NULL, NULL), -1);
+    ck_assert_int_eq(store_set_projection(s, project_summary, NULL), 0);
+    ck_assert_int_eq(store_set_projection(s, project_summary, NULL), -1);
+    store_free(s);
+    s = store_new(NULL);
+    upsert(s, make_obj("ns", "a", "1", "u", "b"));
+    ck_assert_int_eq(store_set_projection(s, project_summary, NULL), -1);
+    store_free(s);
+}
+END_TEST
+
+START_TEST(test_store_projection_failure_leaves_store_unchanged)
+{
+    store_t *s = store_new(NULL);
+    ck_assert_int_eq(store_add_index(s, "builder", index_by_builder, NULL), 0);
+    ck_assert_int_eq(store_set_projection(s, project_summary, NULL), 0);
+    upsert(s, make_obj("ns", "a", "1", "u", "b"));
+    json_object *bad = make_obj("ns", "a", "2", "u", "c");
+    json_object_object_add(bad, "fail", json_object_new_boolean(1));
+    ck_assert_int_eq(store_upsert(s, bad), -1);
+    json_object_put(bad);
+    bad = make_obj("ns", "a", "3", "u", "c");
+    json_object_object_add(bad, "huge", json_object_new_boolean(1));
+    ck_assert_int_eq(store_upsert(s, bad), -1);
+    json_object_put(bad);
+    char *p = projections_str(s, "builder", "b");
+    ck_assert_str_eq(p, "ns/a=1:b");
+    free(p);
+    p = projections_str(s, "builder", "c");
+    ck_assert_str_eq(p, "");
+    free(p);
+    store_free(s);
+}
+END_TEST
+
+START_TEST(test_store_projections_without_a_function_are_empty)
+{
+    store_t *s = store_new(NULL);
+    ck_assert_int_eq(store_add_index(s, "builder", index_by_builder, NULL), 0);
+    upsert(s, make_obj("ns", "a", "1", "ua", "b"));
+    store_projected_t *items;
+    size_t n;
+    ck_assert_int_eq(store_index_projections(s, "builder", "b", &items, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(items[0].key, "ns/a");
+    ck_assert_str_eq(items[0].uid, "ua");
+    ck_assert_ptr_null(items[0].projection);
+    ck_assert_uint_eq(items[0].projection_len, 0);
+    store_projections_free(items, n);
+    ck_assert_int_eq(store_index_projections(s, "builder", "unknown", &items, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(items);
+    ck_assert_int_eq(store_index_projections(s, "nope", "b", &items, &n), -1);
     store_free(s);
 }
 END_TEST
@@ -970,6 +1177,37 @@ START_TEST(test_transform_strip_drops_managed_fields_and_last_applied)
 }
 END_TEST
 
+START_TEST(test_informer_projects_objects_as_stored_and_keeps_unchanged_ones_at_relist)
+{
+    int transforms = 0;
+    informer_options_t opts = {0};
+    opts.transform = drop_data;
+    opts.transform_data = &transforms;
+    informer_t *inf = new_informer(&opts, NULL);
+    store_t *s = informer_store(inf);
+    int calls = 0;
+    ck_assert_int_eq(store_add_index(s, "builder", index_by_builder, NULL), 0);
+    ck_assert_int_eq(store_set_projection(s, project_summary, &calls), 0);
+    ck_assert_int_eq(feed(inf, KUBE_WATCH_ADDED, make_obj("ns", "a", "1", "ua", "b")), 0);
+    ck_assert_int_eq(feed(inf, KUBE_WATCH_MODIFIED, make_obj("ns", "a", "2", "ua", "b")), 0);
+    ck_assert_int_eq(calls, 2);
+    size_t n;
+    json_object **items = make_list(&n, "a", "2", "ua", "c", "3", "uc", (char *)NULL);
+    ck_assert_int_eq(informer_apply_list(inf, items, n, "10"), 0);
+    free_list(items, n);
+    /* a relist builds entries for what changed only, so a keeps its projection */
+    ck_assert_int_eq(calls, 3);
+    char *p = projections_str(s, "builder", "b");
+    ck_assert_str_eq(p, "ns/a=2:b,ns/c=3:b");
+    free(p);
+    ck_assert_int_eq(feed(inf, KUBE_WATCH_DELETED, make_obj("ns", "a", "4", "ua", "b")), 0);
+    p = projections_str(s, "builder", "b");
+    ck_assert_str_eq(p, "ns/c=3:b");
+    free(p);
+    informer_free(inf);
+}
+END_TEST
+
 START_TEST(test_informer_resync_redelivers_every_object_as_update)
 {
     recorder_t r;
@@ -1037,6 +1275,11 @@ int main(void)
     tcase_add_test(tc, test_store_index_finds_objects_by_value_and_follows_updates);
     tcase_add_test(tc, test_store_indexes_are_added_only_while_empty);
     tcase_add_test(tc, test_store_index_failure_leaves_store_unchanged);
+    tcase_add_test(tc, test_store_projection_is_made_once_when_an_object_is_stored);
+    tcase_add_test(tc, test_store_projection_follows_updates_and_deletes);
+    tcase_add_test(tc, test_store_projection_is_set_once_and_only_while_empty);
+    tcase_add_test(tc, test_store_projection_failure_leaves_store_unchanged);
+    tcase_add_test(tc, test_store_projections_without_a_function_are_empty);
     tcase_add_test(tc, test_store_deflates_objects_and_gives_them_back_equal);
     tcase_add_test(tc, test_store_uncompressed_keeps_plain_json);
     tcase_add_test(tc, test_store_table_grows_and_shrinks_without_losing_keys);
@@ -1058,6 +1301,7 @@ int main(void)
     tcase_add_test(tc, test_informer_transform_runs_before_store_index_and_handlers);
     tcase_add_test(tc, test_informer_transform_failure_fails_the_event_and_keeps_the_store);
     tcase_add_test(tc, test_transform_strip_drops_managed_fields_and_last_applied);
+    tcase_add_test(tc, test_informer_projects_objects_as_stored_and_keeps_unchanged_ones_at_relist);
     tcase_add_test(tc, test_informer_resync_redelivers_every_object_as_update);
     tcase_add_test(tc, test_informer_lifecycle_without_server);
     suite_add_tcase(s, tc);
