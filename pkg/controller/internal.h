@@ -99,6 +99,9 @@ void controller_observe_run(controller_manager_t *m, json_object *status);
  * milliseconds. */
 long reconcile_run(controller_manager_t *m, const char *key);
 long reconcile_builder(controller_manager_t *m, const char *key);
+/* The run cache's projection (store_set_projection): the summary of a run that
+ * reconcile_builder reads, so that a builder's status parses none of its runs. */
+int builder_run_projection(json_object *run, void *data, store_projection_t *out);
 
 /* Rolls a finished run's image out to the builder's autoscale workloads (autoscale.c).
  * 0 done or nothing to do, -1 retry. */

@@ -438,6 +438,7 @@ int controller_manager_new(kube_client_t *client, const controller_options_t *op
         !m->builders || !m->templates || !m->jobs || !m->pods || !m->insecure ||
         store_add_index(informer_store(m->runs), INDEX_RUNS_BY_BUILDER, index_run_builder, NULL) <
             0 ||
+        store_set_projection(informer_store(m->runs), builder_run_projection, NULL) < 0 ||
         store_add_index(informer_store(m->builders), INDEX_BUILDERS_BY_TEMPLATE,
                         index_builder_template, NULL) < 0 ||
         store_add_index(informer_store(m->jobs), INDEX_JOBS_BY_RUN, index_controller_uid,

@@ -3,7 +3,12 @@
  *
  * Status (runCount, lastRunState, lastRunName, lastRunStartTime, Ready) is computed
  * from the runs-by-builder index of the run cache -- never by listing runs -- so its
- * cost does not grow with the cluster. Run events enqueue the builder with a delay of
+ * cost does not grow with the cluster. Nor does it parse the builder's runs: the run
+ * cache keeps beside each run a summary of the few fields read here (run_summary_t,
+ * the store's projection of a run, made once when the run is cached), so a reconcile
+ * costs a few comparisons per run and no memory per run beyond a pointer, where
+ * inflating and parsing every run took most of the operator's CPU and heap once a
+ * builder had thousands of runs. Run events enqueue the builder with a delay of
  * builder_status_interval and the queue folds repeated adds, so a burst of runs costs
  * one status write per interval. Deleting a builder deletes its runs first (finalizer
  * s2ibuilders.finalizers.kubesphere.io, as upstream). History limits delete the oldest
@@ -13,6 +18,7 @@
 
 #include "api/api.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +26,23 @@
 #include "controller/jpath.h"
 #include "controller/runstatus.h"
 
+/* What a builder reconcile reads of a run: the run cache's projection of each run. The
+ * name, namespace and uid are the cache's own (store_projected_t). */
+typedef struct run_summary {
+    double start;   /* status.startTime, 0 when unset or not a time */
+    double done;    /* status.completionTime, likewise */
+    double created; /* metadata.creationTimestamp, likewise */
+    bool deleting;  /* metadata.deletionTimestamp is set */
+    /* status.runState, NUL, then status.startTime as the run has it (when start is set:
+     * it is passed on as lastRunStartTime), NUL; "" when unset */
+    char text[];
+} run_summary_t;
+
 typedef struct run_ref {
-    json_object *run; /* borrowed from the index result */
-    double start;     /* status.startTime, 0 when unset */
-    double done;      /* status.completionTime, 0 when unset */
-    double created;   /* metadata.creationTimestamp */
+    const run_summary_t *summary; /* borrowed from the index result */
+    const char *name;             /* metadata.name, from the cache key */
+    const char *key;              /* "namespace/name" */
+    const char *uid;              /* NULL when the run has none */
 } run_ref_t;
 
 static double time_of(json_object *obj, const char *path)
@@ -32,6 +50,57 @@ static double time_of(json_object *obj, const char *path)
     time_t t;
     const char *s = jpath_str(obj, path);
     return s && util_parse_rfc3339(s, &t) == 0 ? (double)t : 0;
+}
+
+int builder_run_projection(json_object *run, void *data, store_projection_t *out)
+{
+    (void)data;
+    run_summary_t head;
+    memset(&head, 0, sizeof head);
+    head.start = time_of(run, "status.startTime");
+    head.done = time_of(run, "status.completionTime");
+    head.created = time_of(run, "metadata.creationTimestamp");
+    head.deleting = jpath_str(run, "metadata.deletionTimestamp") != NULL;
+    const char *state = jpath_str_or(run, "status.runState", "");
+    const char *start = head.start > 0 ? jpath_str_or(run, "status.startTime", "") : "";
+    return store_projection_add(out, &head, offsetof(run_summary_t, text)) < 0 ||
+                   store_projection_add(out, state, strlen(state) + 1) < 0 ||
+                   store_projection_add(out, start, strlen(start) + 1) < 0
+               ? -1
+               : 0;
+}
+
+static const char *run_state(const run_ref_t *ref)
+{
+    return ref->summary->text;
+}
+
+static const char *run_start_text(const run_ref_t *ref)
+{
+    return ref->summary->text + strlen(ref->summary->text) + 1;
+}
+
+/* The summary of each run in items, or -1 when one has none (the run cache was made
+ * without builder_run_projection). */
+static int run_refs(const store_projected_t *items, size_t n, run_ref_t **out)
+{
+    run_ref_t *refs = calloc(n ? n : 1, sizeof *refs);
+    if (!refs)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].projection || items[i].projection_len < offsetof(run_summary_t, text) + 2) {
+            log_error("run cache without run summaries", "object", items[i].key, NULL);
+            free(refs);
+            return -1;
+        }
+        const char *slash = strchr(items[i].key, '/');
+        refs[i].summary = items[i].projection;
+        refs[i].name = slash ? slash + 1 : items[i].key;
+        refs[i].key = items[i].key;
+        refs[i].uid = *items[i].uid ? items[i].uid : NULL;
+    }
+    *out = refs;
+    return 0;
 }
 
 static bool has_finalizer(json_object *obj, const char *fin)
@@ -79,16 +148,18 @@ static kube_err_t patch_finalizer(controller_manager_t *m, json_object *obj, con
     return err;
 }
 
-static void delete_run(controller_manager_t *m, json_object *run, const char *why)
+static void delete_run(controller_manager_t *m, const run_ref_t *run, const char *why)
 {
+    char ns[256], name[512];
+    if (!split_key(run->key, ns, sizeof ns, name, sizeof name))
+        return; /* runs are namespaced: every key of the index has a namespace */
     kube_result_t res = KUBE_RESULT_INIT;
     kube_delete_options_t opts = KUBE_DELETE_OPTIONS_INIT;
     opts.propagation_policy = "Background";
-    opts.precondition_uid = jpath_str(run, "metadata.uid");
-    kube_err_t err = kube_delete(m->client, &RES_RUNS, jpath_str(run, "metadata.namespace"),
-                                 jpath_str(run, "metadata.name"), &opts, &res);
+    opts.precondition_uid = run->uid;
+    kube_err_t err = kube_delete(m->client, &RES_RUNS, ns, name, &opts, &res);
     if (err != KUBE_OK && err != KUBE_ERR_NOT_FOUND && err != KUBE_ERR_CONFLICT)
-        log_api_error(why, jpath_str_or(run, "metadata.name", ""), &res);
+        log_api_error(why, run->name, &res);
     kube_result_clear(&res);
 }
 
@@ -97,14 +168,14 @@ static void delete_run(controller_manager_t *m, json_object *run, const char *wh
 static int by_done_oldest_first(const void *a, const void *b)
 {
     const run_ref_t *x = a, *y = b;
-    if (x->done != y->done)
-        return x->done < y->done ? -1 : 1;
-    if (x->start != y->start)
-        return x->start < y->start ? -1 : 1;
-    if (x->created != y->created)
-        return x->created < y->created ? -1 : 1;
-    return strcmp(jpath_str_or(x->run, "metadata.name", ""),
-                  jpath_str_or(y->run, "metadata.name", ""));
+    const run_summary_t *sx = x->summary, *sy = y->summary;
+    if (sx->done != sy->done)
+        return sx->done < sy->done ? -1 : 1;
+    if (sx->start != sy->start)
+        return sx->start < sy->start ? -1 : 1;
+    if (sx->created != sy->created)
+        return sx->created < sy->created ? -1 : 1;
+    return strcmp(x->name, y->name);
 }
 
 /* Deletes the oldest finished runs of one outcome beyond limit. Returns how many. */
@@ -118,13 +189,12 @@ static size_t apply_history_limit(controller_manager_t *m, run_ref_t *refs, size
         return 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (util_streq(jpath_str(refs[i].run, "status.runState"), state) &&
-            !jpath_str(refs[i].run, "metadata.deletionTimestamp"))
+        if (strcmp(run_state(&refs[i]), state) == 0 && !refs[i].summary->deleting)
             sel[k++] = refs[i];
     qsort(sel, k, sizeof *sel, by_done_oldest_first);
     size_t deleted = 0;
     for (size_t i = 0; i + (size_t)limit < k; i++) {
-        delete_run(m, sel[i].run, "cannot delete run beyond the history limit");
+        delete_run(m, &sel[i], "cannot delete run beyond the history limit");
         deleted++;
     }
     free(sel);
@@ -185,28 +255,23 @@ static json_object *builder_status(controller_manager_t *m, json_object *builder
     size_t count = 0;
     run_ref_t *last = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (jpath_str(refs[i].run, "metadata.deletionTimestamp"))
+        const run_summary_t *r = refs[i].summary;
+        if (r->deleting)
             continue;
         count++;
         /* Newest by startTime (strictly later wins; runs not started are never last:
          * upstream so#26). */
-        if (refs[i].start > 0 && (!last || refs[i].start > last->start ||
-                                  (refs[i].start == last->start &&
-                                   strcmp(jpath_str_or(refs[i].run, "metadata.name", ""),
-                                          jpath_str_or(last->run, "metadata.name", "")) > 0)))
+        if (r->start > 0 &&
+            (!last || r->start > last->summary->start ||
+             (r->start == last->summary->start && strcmp(refs[i].name, last->name) > 0)))
             last = &refs[i];
     }
     json_object_object_add(st, "runCount", json_object_new_int((int)count));
     if (last) {
-        json_object_object_add(
-            st, "lastRunName",
-            json_object_new_string(jpath_str_or(last->run, "metadata.name", "")));
-        json_object_object_add(
-            st, "lastRunState",
-            json_object_new_string(jpath_str_or(last->run, "status.runState", "")));
-        json_object_object_add(
-            st, "lastRunStartTime",
-            json_object_new_string(jpath_str_or(last->run, "status.startTime", "")));
+        json_object_object_add(st, "lastRunName", json_object_new_string(last->name));
+        json_object_object_add(st, "lastRunState", json_object_new_string(run_state(last)));
+        json_object_object_add(st, "lastRunStartTime",
+                               json_object_new_string(run_start_text(last)));
     } else {
         json_object_object_del(st, "lastRunName");
         json_object_object_del(st, "lastRunState");
@@ -267,11 +332,15 @@ long reconcile_builder(controller_manager_t *m, const char *key)
     json_object *builder = informer_get(m->builders, key);
     if (!builder)
         return 0;
-    json_object **runs = NULL;
+    store_projected_t *runs = NULL;
     size_t n = 0;
+    run_ref_t *refs = NULL;
     long rc = 0;
     kube_result_t res = KUBE_RESULT_INIT;
-    if (store_by_index(informer_store(m->runs), INDEX_RUNS_BY_BUILDER, key, &runs, &n) < 0) {
+    if (store_index_projections(informer_store(m->runs), INDEX_RUNS_BY_BUILDER, key, &runs, &n) <
+            0 ||
+        run_refs(runs, n, &refs) < 0) {
+        store_projections_free(runs, n);
         json_object_put(builder);
         return -1;
     }
@@ -280,8 +349,8 @@ long reconcile_builder(controller_manager_t *m, const char *key)
             size_t left = 0;
             for (size_t i = 0; i < n; i++) {
                 left++;
-                if (!jpath_str(runs[i], "metadata.deletionTimestamp"))
-                    delete_run(m, runs[i], "cannot delete run of a deleted builder");
+                if (!refs[i].summary->deleting)
+                    delete_run(m, &refs[i], "cannot delete run of a deleted builder");
             }
             if (left) {
                 rc = 500;
@@ -308,17 +377,6 @@ long reconcile_builder(controller_manager_t *m, const char *key)
             goto out;
         }
     }
-    run_ref_t *refs = calloc(n ? n : 1, sizeof *refs);
-    if (!refs) {
-        rc = -1;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        refs[i].run = runs[i];
-        refs[i].start = time_of(runs[i], "status.startTime");
-        refs[i].done = time_of(runs[i], "status.completionTime");
-        refs[i].created = time_of(runs[i], "metadata.creationTimestamp");
-    }
     size_t deleted =
         apply_history_limit(m, refs, n, RUN_STATE_SUCCESSFUL,
                             jpath(builder, "spec.successfulRunsHistoryLimit")
@@ -330,12 +388,10 @@ long reconcile_builder(controller_manager_t *m, const char *key)
                                 : -1);
     if (deleted) {
         /* The status follows once the deletions reach the cache. */
-        free(refs);
         rc = 0;
         goto out;
     }
     json_object *st = builder_status(m, builder, refs, n);
-    free(refs);
     if (runstatus_equal(st, jpath(builder, "status"))) {
         json_object_put(st);
         goto out;
@@ -355,7 +411,8 @@ long reconcile_builder(controller_manager_t *m, const char *key)
     }
 out:
     kube_result_clear(&res);
-    store_objects_free(runs, n);
+    free(refs);
+    store_projections_free(runs, n);
     json_object_put(builder);
     return rc;
 }
