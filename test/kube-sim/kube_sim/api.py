@@ -6,6 +6,7 @@ The HTTP layer (server.py) and the built-in controllers both call this module,
 so controllers see exactly what clients see.
 """
 import base64
+import bisect
 import copy
 import json
 import random
@@ -16,7 +17,7 @@ import uuid
 
 from . import errors, patch as patchmod, schema as schemamod, strategies
 from .selectors import FieldSelector, LabelSelector
-from .store import WatchClosed
+from .store import WatchClosed, key_range
 
 GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"   # k8s.io/apiserver/pkg/storage/names
 DNS1123_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
@@ -156,8 +157,10 @@ class Api:
         if obj is None:
             return None
         out = strategies.convert_out(rtype, obj)
-        if rtype.is_crd and rtype.schema:
-            # Defaults apply on read too (the real server defaults when decoding from etcd).
+        if rtype.is_crd and rtype.schema and schemamod.needs_defaults(out, rtype.schema):
+            # Defaults apply on read too (the real server defaults when decoding from etcd):
+            # a default added to the schema after the object was written. Otherwise the
+            # stored object is returned as for built-ins (readers must not change it).
             out = clone(out) if out is obj else out
             schemamod.apply_defaults(out, rtype.schema)
         return out
@@ -254,19 +257,24 @@ class Api:
 
     def list(self, rtype, ns, label_selector="", field_selector="", limit=0, cont="", rv="", rv_match=""):
         """A List object. Pagination continues at the snapshot resourceVersion the
-        first page was read at, as etcd does."""
+        first page was read at, as etcd does. A page costs what it returns (plus what
+        the selectors skip): the sorted snapshot is shared by the pages and each one
+        starts at a bisect to its continue key."""
         ls = LabelSelector(label_selector)
         fs = FieldSelector(field_selector, rtype)
         skey = self.skey(rtype)
+        limit = max(0, limit)      # as the real server: a negative limit is no limit
         start_key = None
         if cont:
             try:
                 tok = json.loads(base64.b64decode(cont + "=" * (-len(cont) % 4)).decode())
                 read_rv, start_key = int(tok["rv"]), tuple(tok["start"])
+                if len(start_key) != 2 or not all(isinstance(k, str) for k in start_key):
+                    raise ValueError(start_key)
             except Exception:
                 raise errors.bad_request("continue key is not valid: illegal base64 data")
             try:
-                items = self.store.items_at(skey, read_rv, ns if rtype.namespaced and ns else None)
+                keys, objs, read_rv = self.store.list_snapshot(skey, read_rv)
             except errors.ApiError as e:
                 if e.code == 410:
                     raise errors.ApiError(410, "Expired", "The provided continue parameter is too old to display "
@@ -278,31 +286,41 @@ class Api:
                                           "list.")
                 raise
         elif rv and rv != "0" and rv_match == "Exact":
-            read_rv = self._parse_rv(rv)
-            items = self.store.items_at(skey, read_rv, ns if rtype.namespaced and ns else None)
+            keys, objs, read_rv = self.store.list_snapshot(skey, self._parse_rv(rv))
         else:
             if rv and rv != "0":
                 want = self._parse_rv(rv)
                 if want > self.store.rv:
                     raise errors.timeout("Too large resource version: %d, current: %d" % (want, self.store.rv))
-            items, read_rv = self.store.items(skey, ns if rtype.namespaced and ns else None)
-        out = []
-        for o in items:
-            md = o["metadata"]
-            key = (md.get("namespace", ""), md["name"])
-            if start_key is not None and key <= start_key:
-                continue
-            if ls.matches(md.get("labels")) and fs.matches(strategies.field_view(rtype, o)):
-                out.append(o)
+            keys, objs, read_rv = self.store.list_snapshot(skey)
+        lo, hi = key_range(keys, ns if rtype.namespaced and ns else None)
+        if start_key is not None:
+            lo = bisect.bisect_right(keys, start_key, lo, hi)
+        more = False
+        remaining = None           # only known without selectors, as the real server says
+        if ls.empty and fs.empty:
+            end = min(hi, lo + limit) if limit else hi
+            out = objs[lo:end]
+            if end < hi:
+                more = True
+                remaining = hi - end
+        else:
+            out = []
+            for i in range(lo, hi):
+                o = objs[i]
+                if ls.matches(o["metadata"].get("labels")) and fs.matches(strategies.field_view(rtype, o)):
+                    if limit and len(out) == limit:
+                        more = True      # one more match: the page is not the last
+                        break
+                    out.append(o)
         meta = {"resourceVersion": str(read_rv)}
-        if limit and len(out) > limit:
-            last = out[limit - 1]["metadata"]
+        if more:
+            last = out[-1]["metadata"]
             token = {"v": "meta.k8s.io/v1", "rv": read_rv,
                      "start": [last.get("namespace", ""), last["name"]]}
             meta["continue"] = base64.b64encode(json.dumps(token).encode()).decode().rstrip("=")
-            if ls.empty and fs.empty:
-                meta["remainingItemCount"] = len(out) - limit
-            out = out[:limit]
+            if remaining is not None:
+                meta["remainingItemCount"] = remaining
         else:
             # The recorded real server always returned the key (conformance "list by label").
             meta["continue"] = ""

@@ -980,6 +980,45 @@ def _default(x, s):
             _default(x[i], items)
 
 
+def needs_defaults(obj, schema):
+    """Whether apply_defaults(obj, schema) would change obj, found without changing or
+    copying it: a reader of a stored object that is already defaulted (defaults are
+    applied on every write too) can use it as it is."""
+    return bool(schema) and _needs_default(obj, schema)
+
+
+def _needs_default(x, s):
+    if s is None:
+        return False
+    if isinstance(x, dict):
+        props = _props(s)
+        for k, p in props.items():
+            if "default" not in p or p["default"] is None:
+                continue
+            if k not in x or (x[k] is None and not p.get("nullable")):
+                return True
+        _, ap = _additional(s)
+        for k, v in x.items():
+            if k in props:
+                if _needs_default(v, props[k]):
+                    return True
+            elif ap is not None:
+                if v is None and not ap.get("nullable") and ap.get("default") is not None:
+                    return True
+                if _needs_default(v, ap):
+                    return True
+    elif isinstance(x, list):
+        items = _items(s)
+        if items is None:
+            return False
+        for v in x:
+            if v is None and not items.get("nullable") and items.get("default") is not None:
+                return True
+            if _needs_default(v, items):
+                return True
+    return False
+
+
 _META_FIELDS = ("apiVersion", "kind", "metadata")
 
 

@@ -9,13 +9,20 @@
 
 Stored objects are never mutated after they are stored: writers hand in a new
 dict, readers may keep references without copying.
+
+Lists read a sorted snapshot of a resource at one resourceVersion (the keys in
+etcd order and the objects, by reference). A snapshot is built once per version
+and kept for the following pages of a paginated list, so a page costs what it
+returns (a bisect to the continue key), not a sort of the whole collection.
 """
+import bisect
 import collections
 import threading
 
 from . import errors
 
 WATCHER_QUEUE_MAX = 100000
+SNAPSHOTS_MAX = 32     # sorted list snapshots kept (least recently used dropped)
 
 
 class Event:
@@ -91,6 +98,9 @@ class Store:
         self.compacted = {}    # skey -> rv; events at or below it are gone
         self.watchers = {}     # skey -> set[Watcher]
         self.listeners = []    # callables(skey, Event) run after each commit (controllers)
+        self.last_write = {}   # skey -> rv of its latest commit
+        # (skey, rv) -> (sorted keys, objects): skey's state as of rv (see list_snapshot)
+        self.snapshots = collections.OrderedDict()
 
     # -- resources ------------------------------------------------------------------
 
@@ -103,6 +113,7 @@ class Store:
                 self.history[skey] = collections.deque()
                 self.compacted[skey] = self.rv
                 self.watchers[skey] = set()
+                self._forget_snapshots(skey)
 
     def drop(self, skey):
         with self.lock:
@@ -110,6 +121,13 @@ class Store:
                 w.close()
             for d in (self.data, self.history, self.compacted, self.watchers):
                 d.pop(skey, None)
+            self._forget_snapshots(skey)
+
+    def _forget_snapshots(self, skey):
+        """skey's objects changed other than by commit(): no snapshot of it is valid."""
+        for k in [k for k in self.snapshots if k[0] == skey]:
+            del self.snapshots[k]
+        self.last_write[skey] = self.rv
 
     # -- reads ----------------------------------------------------------------------
 
@@ -120,29 +138,67 @@ class Store:
     def items(self, skey, ns=None):
         """Current objects sorted as etcd keys sort (namespace, then name)."""
         with self.lock:
-            objs = self.data.get(skey, {})
-            keys = sorted(k for k in objs if ns is None or k[0] == ns)
-            return [objs[k] for k in keys], self.rv
+            keys, objs, rv = self.list_snapshot(skey)
+            lo, hi = key_range(keys, ns)
+            return objs[lo:hi], rv
 
     def items_at(self, skey, rv, ns=None):
-        """The objects as they were at resourceVersion rv, rebuilt by undoing
-        the history after it. 410 if rv is older than the retained window."""
+        """The objects as they were at resourceVersion rv. 410 if rv is older than
+        the retained window."""
+        keys, objs, _ = self.list_snapshot(skey, rv)
+        lo, hi = key_range(keys, ns)
+        return objs[lo:hi]
+
+    def list_snapshot(self, skey, rv=None):
+        """(keys, objects, rv): skey's keys ((namespace, name), sorted as etcd sorts
+        them) and objects as of resourceVersion rv (None: now), which is returned.
+        An older rv is rebuilt by undoing the history after it; 410 if it is older
+        than the retained window, 504 if it is in the future. The lists are shared
+        (snapshots are kept for the next pages): callers must not change them."""
         with self.lock:
-            if rv > self.rv:
-                raise errors.timeout("Too large resource version: %d, current: %d" % (rv, self.rv))
-            if rv < self.compacted.get(skey, 0):
-                raise errors.gone_expired("The resourceVersion for the provided list is too old.")
-            state = dict(self.data.get(skey, {}))
-            for ev in reversed(self.history.get(skey, ())):
-                if ev.rv <= rv:
-                    break
-                k = (ev.ns, ev.name)
-                if ev.old is None:
-                    state.pop(k, None)
-                else:
-                    state[k] = ev.old
-            keys = sorted(k for k in state if ns is None or k[0] == ns)
-            return [state[k] for k in keys]
+            if rv is None:
+                rv = self.rv
+            else:
+                if rv > self.rv:
+                    raise errors.timeout("Too large resource version: %d, current: %d" % (rv, self.rv))
+                if rv < self.compacted.get(skey, 0):
+                    raise errors.gone_expired("The resourceVersion for the provided list is too old.")
+            if skey not in self.data:
+                return [], [], rv
+            # The state as of rv is the state as of the latest write at or before it
+            # (or, when that write is no longer in the history, as of the compaction):
+            # keyed so, the pages of a list share one snapshot while writes go on.
+            written = self.last_write.get(skey, 0)
+            undo = []
+            if written <= rv:
+                at = written
+            else:
+                at = self.compacted.get(skey, 0)
+                for ev in reversed(self.history[skey]):
+                    if ev.rv <= rv:
+                        at = ev.rv
+                        break
+                    undo.append(ev)
+            ck = (skey, at)
+            snap = self.snapshots.get(ck)
+            if snap is not None:
+                self.snapshots.move_to_end(ck)
+                return snap[0], snap[1], rv
+            state = self.data[skey]
+            if undo:
+                state = dict(state)
+                for ev in undo:          # newest first
+                    k = (ev.ns, ev.name)
+                    if ev.old is None:
+                        state.pop(k, None)
+                    else:
+                        state[k] = ev.old
+            keys = sorted(state)
+            objs = [state[k] for k in keys]
+            self.snapshots[ck] = (keys, objs)
+            while len(self.snapshots) > SNAPSHOTS_MAX:
+                self.snapshots.popitem(last=False)
+            return keys, objs, rv
 
     def all_skeys(self):
         with self.lock:
@@ -162,6 +218,7 @@ class Store:
             objs = self.data[skey]
             key = (ns or "", name)
             old = objs.get(key)
+            self.last_write[skey] = rv
             if etype == "DELETED":
                 objs.pop(key, None)
             else:
@@ -244,6 +301,7 @@ class Store:
             self.close_all_watches()
             for skey in self.data:
                 self.data[skey] = {}
+                self._forget_snapshots(skey)
             self.compact()
 
     def expire_all_watches(self):
@@ -276,3 +334,13 @@ class Store:
                 for obj in objs:
                     md = obj["metadata"]
                     self.data[skey][(md.get("namespace", ""), md["name"])] = obj
+                self._forget_snapshots(skey)
+
+
+def key_range(keys, ns=None):
+    """The slice of sorted (namespace, name) keys in namespace ns (None: all)."""
+    if ns is None:
+        return 0, len(keys)
+    lo = bisect.bisect_left(keys, (ns,))
+    # Every namespace sorting after ns sorts at or after ns + NUL.
+    return lo, bisect.bisect_left(keys, (ns + "\0",), lo)
