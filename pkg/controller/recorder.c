@@ -152,6 +152,7 @@ static void write_event(recorder_t *r, const pending_t *p)
         return;
     const char *event_ns = p->namespace && *p->namespace ? p->namespace : "default";
     kube_result_t res = KUBE_RESULT_INIT;
+    res.skip_body = true; /* nothing of the written Event is read back */
 
     pthread_mutex_lock(&r->lock);
     folded_t *f = strmap_get(r->folded, key);

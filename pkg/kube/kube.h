@@ -58,6 +58,10 @@
  * json-c's default of 32. */
 #define KUBE_JSON_MAX_DEPTH 512
 
+/* Parses exactly one JSON value (surrounding whitespace allowed) up to
+ * KUBE_JSON_MAX_DEPTH deep, with a tokener kept per thread. NULL if not JSON. */
+json_object *kube_json_parse(const char *text, size_t len);
+
 /* ---- resources and paths ------------------------------------------------ */
 
 /* What the API server calls a resource. group "" is the core group ("/api/v1"). */
@@ -144,6 +148,8 @@ typedef struct kube_result {
     double retry_after; /* seconds: Retry-After header or details.retryAfterSeconds; 0 if none */
     json_object *body;  /* the decoded body: the object/list on success, the Status on error
                            (when the body was JSON); NULL otherwise. Owned by the result. */
+    bool skip_body;     /* set by the caller: a success's body is not wanted, so it is not
+                           decoded (body stays NULL); kept by kube_result_clear */
 } kube_result_t;
 
 #define KUBE_RESULT_INIT                                                                           \

@@ -1256,6 +1256,22 @@ START_TEST(test_sim_create_get_update_and_conflicts)
     ck_assert_int_eq(r.http_code, 409);
     ck_assert_str_eq(r.reason, "AlreadyExists");
 
+    /* A caller that wants no body gets none on success, and the whole error otherwise;
+     * the wish outlives kube_result_clear. */
+    kube_result_t quiet = KUBE_RESULT_INIT;
+    quiet.skip_body = true;
+    json_object *cm2 = configmap("crud-2", "crud", "v1");
+    ck_ok(kube_create(sc.client, &configmaps, "default", cm2, NULL, &quiet), &quiet);
+    ck_assert_int_eq(quiet.http_code, 201);
+    ck_assert_ptr_null(quiet.body);
+    ck_assert_int_eq(kube_create(sc.client, &configmaps, "default", cm2, NULL, &quiet),
+                     KUBE_ERR_ALREADY_EXISTS);
+    ck_assert_str_eq(quiet.reason, "AlreadyExists");
+    ck_assert_ptr_nonnull(quiet.body);
+    kube_result_clear(&quiet);
+    ck_assert(quiet.skip_body);
+    json_object_put(cm2);
+
     ck_ok(kube_get(sc.client, &configmaps, "default", "crud-1", &r), &r);
     ck_assert_str_eq(body_str(&r, "data.k"), "v1");
 
