@@ -30,6 +30,20 @@ typedef struct run_ctx {
     json_object *run;
 } run_ctx_t;
 
+/* Remembers when the run was last written about (its status, or its Job created): the
+ * status writes that are not urgent keep run_status_interval from it. */
+static void note_write(controller_manager_t *m, const char *key)
+{
+    double *t = malloc(sizeof *t);
+    if (!t)
+        return;
+    *t = util_monotonic();
+    pthread_mutex_lock(&m->lock);
+    if (strmap_set(m->last_write, key, t) < 0)
+        free(t);
+    pthread_mutex_unlock(&m->lock);
+}
+
 /* Writes status to the run (consumes status). 0 written, 1 conflict (the cache is
  * behind: reconcile again soon), -1 error. */
 static int write_status(run_ctx_t *c, json_object *status)
@@ -44,19 +58,13 @@ static int write_status(run_ctx_t *c, json_object *status)
     }
     json_object_object_add(obj, "status", status);
     kube_result_t res = KUBE_RESULT_INIT;
+    res.skip_body = true; /* the watch brings the new object */
     kube_err_t err = kube_update_status(c->m->client, &RES_RUNS, c->ns, obj, NULL, &res);
     json_object_put(obj);
     int rc = 0;
     if (err == KUBE_OK) {
         atomic_fetch_add(&c->m->run_status_writes, 1);
-        double *t = malloc(sizeof *t);
-        if (t) {
-            *t = util_monotonic();
-            pthread_mutex_lock(&c->m->lock);
-            if (strmap_set(c->m->last_write, c->key, t) < 0)
-                free(t);
-            pthread_mutex_unlock(&c->m->lock);
-        }
+        note_write(c->m, c->key);
     } else if (err == KUBE_ERR_CONFLICT) {
         rc = 1;
     } else if (err == KUBE_ERR_NOT_FOUND) {
@@ -232,6 +240,7 @@ static long start_build(run_ctx_t *c)
         recorder_event(m->recorder, c->run, "Warning", "InlineCredentialsIgnored", "%s", warning);
     json_object *job = jobspec_job(c->run, config, &m->jobspec);
     kube_result_t res = KUBE_RESULT_INIT;
+    res.skip_body = true; /* the watch brings the new Job */
     kube_err_t kerr =
         job ? kube_create(m->client, &RES_JOBS, c->ns, job, NULL, &res) : KUBE_ERR_CLIENT;
     const char *job_name = jpath_str_or(job, "metadata.name", "");
@@ -240,6 +249,7 @@ static long start_build(run_ctx_t *c)
     admission_done(m, &adm, c->run, created);
     if (kerr == KUBE_OK) {
         atomic_fetch_add(&m->jobs_created, 1);
+        note_write(m, c->key);
         /* A slot may still be free: the next in line decides (a chain that stops at the
          * first run that has to wait). */
         if (queue_decided)
@@ -551,7 +561,10 @@ static long follow_job(run_ctx_t *c, json_object *job)
         rc = deadline_ms;
         goto out;
     }
-    bool first = !jpath_str(cur, "kubernetesJobName") ||
+    /* The first sight of the pod is told at once (the console follows logURL); the Job's
+     * name alone waits like any progress (its create counts as a write), so a pod that
+     * shows up soon brings both in one write. */
+    bool first = jpath_str(status, "logURL") &&
                  !util_streq(jpath_str(cur, "logURL"), jpath_str(status, "logURL"));
     const char *new_reason = cond_reason(status);
     bool newly_stuck = problem_reason(new_reason) && !util_streq(new_reason, cond_reason(cur));
@@ -572,12 +585,8 @@ static long follow_job(run_ctx_t *c, json_object *job)
     }
     char *reason = util_strdup(cond_reason(status)); /* status is consumed by the write */
     json_object *final = finished ? json_object_get(status) : NULL;
-    bool started_now = !jpath_str(cur, "kubernetesJobName");
     int wrc = write_status(c, status);
     if (wrc == 0) {
-        if (started_now)
-            recorder_event(m->recorder, c->run, "Normal", "Started", "the build started in Job %s",
-                           jpath_str_or(job, "metadata.name", ""));
         if (finished) {
             controller_observe_run(m, final);
             if (phase == RUN_PHASE_SUCCEEDED) {
