@@ -71,6 +71,10 @@ int controller_manager_start(controller_manager_t *m);
 int controller_manager_run(controller_manager_t *m);
 /* True once every informer has applied its first list. */
 bool controller_manager_synced(controller_manager_t *m);
+/* Hands back to the system the heap a burst of work left behind (glibc keeps freed memory
+ * in its arenas), when the work queues are empty and there was work since the last
+ * time. Call it now and then from one thread; it takes a few milliseconds. */
+void controller_manager_release_memory(controller_manager_t *m);
 /* Waits for the caches (timeout seconds, < 0: forever). */
 bool controller_manager_wait_for_sync(controller_manager_t *m, double timeout);
 /* Stops taking new work, lets in-flight reconciles finish, stops the informers and

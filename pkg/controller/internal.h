@@ -43,7 +43,9 @@ struct controller_manager {
     wq_t *run_queue, *builder_queue;
     pthread_t *workers;
     size_t nworkers;
-    bool started, stopped;
+    bool started;
+    _Atomic bool stopped;        /* read by the workers */
+    uint64_t reconciles_at_trim; /* controller_manager_release_memory (main thread) */
     recorder_t *recorder;
 
     pthread_mutex_t lock; /* guards last_write */

@@ -4,6 +4,8 @@
  */
 #include "controller/internal.h"
 
+#include <malloc.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +335,11 @@ static void *worker(void *arg)
 {
     worker_arg_t *w = arg;
     char *key;
+    /* As controller-runtime: no reconcile before every cache has synced. A run whose Job
+     * is not cached yet would look as if its Job had been deleted, a builder with half its
+     * runs would get a wrong runCount. */
+    while (!w->m->stopped && !controller_manager_wait_for_sync(w->m, 1))
+        ;
     while (wq_get(w->queue, &key)) {
         atomic_fetch_add(w->count, 1);
         long rc = w->reconcile(w->m, key);
@@ -491,6 +498,17 @@ int controller_manager_run(controller_manager_t *m)
     /* Work queued while this replica was a standby is still valid: the informer handlers
      * enqueued it; nothing to replay. */
     return 0;
+}
+
+void controller_manager_release_memory(controller_manager_t *m)
+{
+    if (!m || !m->run_queue || wq_len(m->run_queue) > 0 || wq_len(m->builder_queue) > 0)
+        return;
+    uint64_t work = atomic_load(&m->run_reconciles) + atomic_load(&m->builder_reconciles);
+    if (work == m->reconciles_at_trim)
+        return;
+    m->reconciles_at_trim = work;
+    malloc_trim(0);
 }
 
 bool controller_manager_synced(controller_manager_t *m)
