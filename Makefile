@@ -4,7 +4,7 @@
 #   make test       sanitizer build, unit tests (Check), kube-sim tests, conformance, e2e
 #   make unit       sanitizer build and unit tests only
 #   make e2e        end-to-end tests (sanitizer build)
-#   make valgrind   unit tests under valgrind (release build)
+#   make valgrind   unit tests and one e2e run under valgrind (release build)
 #   make lint       clang-tidy + cppcheck;  make fmt  clang-format in place
 #   make bench      benchmarks, printing numbers;  make demo  the end-to-end demo
 #   make chaos      reliability suite, 1,000 runs per scenario (chaos-short: ~100, in make test)
@@ -141,9 +141,17 @@ e2e: all
 gitops: all
 	cd test && S2I_BUILD_DIR=$(CURDIR)/$(BUILD) python3 -m unittest discover -s gitops -t .
 
+# The unit tests, then an end-to-end run (a build that succeeds, one that fails, a clean
+# SIGTERM) with the operator under valgrind: any memory error or leak is a non-zero exit.
+VALGRIND_E2E := e2e.test_operator.OperatorTest.test_successful_run_reports_image_and_source \
+	e2e.test_operator.OperatorTest.test_failed_build_has_reason_and_log_tail \
+	e2e.test_operator.OperatorTest.test_sigterm_stops_cleanly
 valgrind:
-	$(MAKE) SAN=0 unit-build
+	$(MAKE) SAN=0 all unit-build
 	VALGRIND=1 hack/run-unit.sh $(UNIT_BINS)
+	BUILD=$(BUILD) E2E_TESTS="$(VALGRIND_E2E)" S2I_E2E_WRAPPER="valgrind --quiet \
+	    --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+	    hack/run-e2e.sh
 
 lint:
 	hack/lint.sh

@@ -3,6 +3,7 @@ real kubectl, and our operator binary from $S2I_BUILD_DIR (hack/run-e2e.sh sets
 it; sanitizer builds under make test)."""
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from tests.simutil import Sim, wait_for  # noqa: E402
 
 BUILD = os.environ.get("S2I_BUILD_DIR", os.path.join(ROOT, "build"))
 PREPARE_IMAGE = "e2e.local/s2i-prepare:test"
+# A command the operator runs under (make valgrind: valgrind with --error-exitcode, so a
+# memory error or leak fails stop() as a non-zero exit does).
+WRAPPER = shlex.split(os.environ.get("S2I_E2E_WRAPPER", ""))
 
 
 class Operator:
@@ -30,7 +34,7 @@ class Operator:
                "--builder-status-interval", "0.2", "--run-status-interval", "0.5",
                "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
                "--http-bind-address", "127.0.0.1:0", "--webhook-port", "0"] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(WRAPPER + cmd, stdout=self.log, stderr=subprocess.STDOUT)
 
     def port(self, which):
         """The bound port of "metrics", "probes" or "http", from the start-up log line."""
@@ -51,13 +55,19 @@ class Operator:
 
     def stop(self, sig=signal.SIGTERM, check=True):
         if self.proc.poll() is None:
+            if WRAPPER:
+                # Under valgrind the start takes seconds: a signal before the operator
+                # blocks it (as main does first) would end it as the default action does.
+                wait_for(lambda: "Port=" in self.text() or self.proc.poll() is not None, timeout=60,
+                         what="the operator's start under %s" % WRAPPER[0])
             self.proc.send_signal(sig)
+            grace = 120 if WRAPPER else 20      # valgrind's leak check takes its time
             try:
-                self.proc.wait(20)
+                self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError("operator did not stop within 20 s of %s" % sig)
+                raise AssertionError("operator did not stop within %d s of %s" % (grace, sig))
         self.log.close()
         out = self.text()
         if check:
