@@ -952,71 +952,61 @@ def apply_defaults(obj, schema):
     _default(obj, schema)
 
 
-def _default(x, s):
+def _default(x, s, change=True):
+    """Fills x's absent (or non-nullable null) values from the schema's defaults; with
+    change False only tells whether it would. True when something is (or would be) filled."""
     if s is None:
-        return
+        return False
+    found = False
     if isinstance(x, dict):
         props = _props(s)
         for k, p in props.items():
             if "default" not in p or p["default"] is None:
                 continue
             if k not in x or (x[k] is None and not p.get("nullable")):
+                if not change:
+                    return True
                 x[k] = copy.deepcopy(p["default"])
+                found = True
         _, ap = _additional(s)
         for k in list(x):
             if k in props:
-                _default(x[k], props[k])
+                sub = props[k]
             elif ap is not None:
-                if x[k] is None and not ap.get("nullable"):
-                    x[k] = copy.deepcopy(ap.get("default"))
-                _default(x[k], ap)
+                sub = ap
+                if x[k] is None and not ap.get("nullable") and ap.get("default") is not None:
+                    if not change:
+                        return True
+                    x[k] = copy.deepcopy(ap["default"])
+                    found = True
+            else:
+                continue
+            if _default(x[k], sub, change):
+                if not change:
+                    return True
+                found = True
     elif isinstance(x, list):
         items = _items(s)
         if items is None:
-            return
+            return False
         for i in range(len(x)):
-            if x[i] is None and not items.get("nullable"):
-                x[i] = copy.deepcopy(items.get("default"))
-            _default(x[i], items)
+            if x[i] is None and not items.get("nullable") and items.get("default") is not None:
+                if not change:
+                    return True
+                x[i] = copy.deepcopy(items["default"])
+                found = True
+            if _default(x[i], items, change):
+                if not change:
+                    return True
+                found = True
+    return found
 
 
 def needs_defaults(obj, schema):
     """Whether apply_defaults(obj, schema) would change obj, found without changing or
     copying it: a reader of a stored object that is already defaulted (defaults are
     applied on every write too) can use it as it is."""
-    return bool(schema) and _needs_default(obj, schema)
-
-
-def _needs_default(x, s):
-    if s is None:
-        return False
-    if isinstance(x, dict):
-        props = _props(s)
-        for k, p in props.items():
-            if "default" not in p or p["default"] is None:
-                continue
-            if k not in x or (x[k] is None and not p.get("nullable")):
-                return True
-        _, ap = _additional(s)
-        for k, v in x.items():
-            if k in props:
-                if _needs_default(v, props[k]):
-                    return True
-            elif ap is not None:
-                if v is None and not ap.get("nullable") and ap.get("default") is not None:
-                    return True
-                if _needs_default(v, ap):
-                    return True
-    elif isinstance(x, list):
-        items = _items(s)
-        if items is None:
-            return False
-        for v in x:
-            if v is None and not items.get("nullable") and items.get("default") is not None:
-                return True
-            if _needs_default(v, items):
-                return True
-    return False
+    return bool(schema) and _default(obj, schema, change=False)
 
 
 _META_FIELDS = ("apiVersion", "kind", "metadata")
