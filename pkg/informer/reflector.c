@@ -37,8 +37,12 @@
 #define HEALTHY_WATCH_SECONDS 1.0
 /* Watch timeoutSeconds range when not configured, as client-go's minWatchTimeout. */
 #define MIN_WATCH_TIMEOUT 300
-/* A list restarted this many times for an expired continue token in a row fails. */
-#define MAX_LIST_RESTARTS 3
+/* An expired continue token (the snapshot was compacted before the last page) restarts
+ * the list with pages this many times bigger, MAX_LIST_RESTARTS times; then the list is
+ * made in one request, as client-go's pager does (FullListIfExpired). Paging bounds the
+ * decoded peak, but a list whose pages cannot outrun compaction must still finish. */
+#define MAX_LIST_RESTARTS   3
+#define RESTART_PAGE_GROWTH 4
 /* Adaptive paging: the first page's limit, the bounds of later ones, and how many items
  * of a page are measured to judge the next. */
 #define FIRST_PAGE_LIMIT 20
@@ -89,8 +93,9 @@ static const char *object_string(json_object *obj, const char *field, const char
 }
 
 /* The limit of the next page given the JSON size of the last page's items (measured on
- * up to PAGE_SAMPLE of them, before the transform shrinks them). */
-static long next_page_limit(const informer_t *inf, json_object *items, size_t n)
+ * up to PAGE_SAMPLE of them, before the transform shrinks them) and the budget of a page
+ * (page_bytes, grown by restarts). */
+static long next_page_limit(size_t page_bytes, long max_limit, json_object *items, size_t n)
 {
     size_t sample = n < PAGE_SAMPLE ? n : PAGE_SAMPLE, bytes = 0;
     for (size_t i = 0; i < sample; i++) {
@@ -101,10 +106,10 @@ static long next_page_limit(const informer_t *inf, json_object *items, size_t n)
     }
     if (!bytes)
         return FIRST_PAGE_LIMIT;
-    size_t limit = inf->page_bytes / (bytes / sample ? bytes / sample : 1);
-    return limit < MIN_PAGE_LIMIT   ? MIN_PAGE_LIMIT
-           : limit > MAX_PAGE_LIMIT ? MAX_PAGE_LIMIT
-                                    : (long)limit;
+    size_t limit = page_bytes / (bytes / sample ? bytes / sample : 1);
+    return limit < MIN_PAGE_LIMIT      ? MIN_PAGE_LIMIT
+           : limit > (size_t)max_limit ? max_limit
+                                       : (long)limit;
 }
 
 /* Lists every page into listed. KUBE_OK with *rv_out (malloc'd) set; an API error in res;
@@ -115,6 +120,8 @@ static kube_err_t list_pages(informer_t *inf, informer_listed_t *listed, kube_re
     char *cont = NULL;
     int restarts = 0;
     long limit = inf->page_size > 0 ? inf->page_size : inf->page_size < 0 ? 0 : FIRST_PAGE_LIMIT;
+    size_t page_bytes = inf->page_bytes; /* adaptive paging's budget */
+    long max_limit = MAX_PAGE_LIMIT;
     for (;;) {
         kube_list_options_t opts = {
             .label_selector = inf->label_selector,
@@ -124,12 +131,23 @@ static kube_err_t list_pages(informer_t *inf, informer_listed_t *listed, kube_re
         };
         kube_err_t err = kube_list(inf->client, &inf->resource, inf->namespace, &opts, res);
         atomic_fetch_add(&inf->list_pages, 1);
-        if (err == KUBE_ERR_GONE && cont && restarts++ < MAX_LIST_RESTARTS) {
-            log_info("list continue token expired, listing again from the start", "informer",
-                     inf->name, NULL);
+        if (err == KUBE_ERR_GONE && cont) {
             free(cont);
             cont = NULL;
             informer_listed_clear(listed);
+            if (restarts++ < MAX_LIST_RESTARTS) {
+                limit *= RESTART_PAGE_GROWTH;
+                page_bytes *= RESTART_PAGE_GROWTH;
+                max_limit *= RESTART_PAGE_GROWTH;
+                char lim[24];
+                snprintf(lim, sizeof lim, "%ld", limit);
+                log_info("list continue token expired, listing again with bigger pages", "informer",
+                         inf->name, "limit", lim, NULL);
+            } else {
+                limit = 0;
+                log_info("list continue token expired again, listing in one request", "informer",
+                         inf->name, NULL);
+            }
             continue;
         }
         free(cont);
@@ -144,8 +162,8 @@ static kube_err_t list_pages(informer_t *inf, informer_listed_t *listed, kube_re
             return kube_result_set_error(res, KUBE_ERR_DECODE, NULL,
                                          "list answer's items is not an array");
         size_t n = items ? json_object_array_length(items) : 0;
-        if (inf->page_size == 0 && n > 0)
-            limit = next_page_limit(inf, items, n);
+        if (inf->page_size == 0 && n > 0 && limit > 0)
+            limit = next_page_limit(page_bytes, max_limit, items, n);
         for (size_t i = 0; i < n; i++)
             if (informer_listed_add(inf, listed, json_object_array_get_idx(items, i)) < 0)
                 return kube_result_set_error(res, KUBE_ERR_CLIENT, NULL,
