@@ -8,14 +8,16 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define QUEUE_MAX    1024  /* events waiting to be written */
-#define CACHE_MAX    4096  /* folded events remembered (client-go's LRU size) */
-#define SPAM_BURST   25.0  /* client-go EventSourceObjectSpamFilter defaults */
-#define SPAM_REFILL  300.0 /* seconds per token */
-#define FOLD_WINDOW  600.0 /* repeats within this are counted into one Event */
-#define MAX_MESSAGE  1024  /* the API server rejects longer notes; we cut first */
-#define FREE_TIMEOUT 5.0   /* seconds recorder_free goes on writing what is queued */
+#define QUEUE_MAX     1024  /* events waiting to be written */
+#define CACHE_MAX     4096  /* folded events remembered (client-go's LRU size) */
+#define YIELD_POLL_MS 50    /* how often a yielding writer asks whether the work is done */
+#define SPAM_BURST    25.0  /* client-go EventSourceObjectSpamFilter defaults */
+#define SPAM_REFILL   300.0 /* seconds per token */
+#define FOLD_WINDOW   600.0 /* repeats within this are counted into one Event */
+#define MAX_MESSAGE   1024  /* the API server rejects longer notes; we cut first */
+#define FREE_TIMEOUT  5.0   /* seconds recorder_free goes on writing what is queued */
 
 static const kube_resource_t EVENTS = {"", "v1", "events", true};
 
@@ -23,7 +25,8 @@ typedef struct pending {
     struct pending *next;
     char *api_version, *kind, *namespace, *name, *uid, *resource_version;
     char *type, *reason, *message;
-    double when;
+    double when;   /* util_now(): the Event's timestamps */
+    double queued; /* util_monotonic() when recorded */
 } pending_t;
 
 typedef struct folded {
@@ -53,6 +56,9 @@ struct recorder {
     strmap_t *folded;  /* uid|type|reason|message -> folded_t */
     strmap_t *buckets; /* uid -> bucket_t */
     recorder_stats_t stats;
+    bool (*busy)(void *); /* recorder_set_yield */
+    void *busy_data;
+    double max_delay;
     pthread_t thread;
 };
 
@@ -247,6 +253,20 @@ static void *writer(void *arg)
             r->queued = 0;
             break;
         }
+        /* The API server's writes go to the work first: the oldest event waits while the
+         * caller says it is busy, up to max_delay after it was recorded. */
+        if (r->busy && !r->stopping && util_monotonic() - r->head->queued < r->max_delay &&
+            r->busy(r->busy_data)) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until); /* the condition's clock */
+            until.tv_nsec += YIELD_POLL_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&r->wake, &r->lock, &until);
+            continue;
+        }
         pending_t *p = r->head;
         r->head = p->next;
         if (!r->head)
@@ -292,6 +312,18 @@ recorder_t *recorder_new(kube_client_t *client, const char *component, const cha
         return NULL;
     }
     return r;
+}
+
+void recorder_set_yield(recorder_t *r, bool (*busy)(void *), void *data, double max_delay)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->busy = busy;
+    r->busy_data = data;
+    r->max_delay = max_delay;
+    pthread_cond_broadcast(&r->wake);
+    pthread_mutex_unlock(&r->lock);
 }
 
 void recorder_flush(recorder_t *r)
@@ -393,6 +425,7 @@ void recorder_event(recorder_t *r, json_object *obj, const char *type, const cha
     p->reason = util_strdup(reason);
     p->message = buf_steal(&msg);
     p->when = util_now();
+    p->queued = util_monotonic();
     if (!p->name || !p->type || !p->reason || !p->message) {
         pending_free(p);
         return;

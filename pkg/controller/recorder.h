@@ -20,6 +20,7 @@
 #define S2I_CONTROLLER_RECORDER_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kube/kube.h"
@@ -47,6 +48,13 @@ void recorder_event(recorder_t *r, json_object *obj, const char *type, const cha
                     const char *fmt, ...) UTIL_PRINTF(5, 6);
 
 void recorder_get_stats(recorder_t *r, recorder_stats_t *out);
+
+/* Events are news, the work comes first: while busy(data) says so (called on the
+ * writer's thread, with the recorder's lock held: it must be quick and not record), the
+ * writer holds back, each event at most max_delay seconds after it was recorded. So a
+ * burst's Job creates are not slowed by its Events. busy NULL: write at once (default).
+ * Not while stopping. */
+void recorder_set_yield(recorder_t *r, bool (*busy)(void *), void *data, double max_delay);
 
 /* Waits until the queue is empty, however long the API server takes (tests); at
  * shutdown recorder_free alone bounds the wait. */

@@ -588,6 +588,61 @@ typedef struct thread_arg {
     int index;
 } thread_arg_t;
 
+static _Atomic bool work_busy;
+static bool busy_flag(void *data)
+{
+    (void)data;
+    return work_busy;
+}
+
+static size_t events_count(sim_client_t *sc, const char *name)
+{
+    json_object *items = events_about(sc, "default", name);
+    size_t n = json_object_array_length(items);
+    json_object_put(items);
+    return n;
+}
+
+/* While the work is busy an event waits, at most max_delay; when the work is done it is
+ * written at once; a writer that yields is still stopped in bounded time by free. */
+START_TEST(test_events_yield_to_the_work_for_a_bounded_time)
+{
+    sim_client_t sc;
+    sim_client_new(&sc);
+    recorder_t *r = recorder_new(sc.client, "s2i-operator", NULL);
+    recorder_set_yield(r, busy_flag, NULL, 3.0);
+    json_object *run = run_object("default", "yield-run");
+
+    work_busy = true;
+    recorder_event(r, run, "Normal", "Created", "held");
+    usleep(600 * 1000);
+    ck_assert_uint_eq(events_count(&sc, "yield-run"), 0); /* held back */
+    work_busy = false;
+    double t0 = util_monotonic();
+    recorder_flush(r);
+    ck_assert_uint_eq(events_count(&sc, "yield-run"), 1);
+    ck_assert(util_monotonic() - t0 < 2.0); /* not waiting out max_delay */
+
+    /* Busy for good: written once max_delay has passed since it was recorded. */
+    work_busy = true;
+    t0 = util_monotonic();
+    recorder_event(r, run, "Normal", "Succeeded", "late but there");
+    recorder_flush(r);
+    ck_assert(util_monotonic() - t0 >= 2.9);
+    ck_assert_uint_eq(events_count(&sc, "yield-run"), 2);
+
+    /* free does not wait for the work either. */
+    recorder_event(r, run, "Normal", "Third", "at free");
+    t0 = util_monotonic();
+    recorder_free(r);
+    ck_assert(util_monotonic() - t0 < 2.5);
+    ck_assert_uint_eq(events_count(&sc, "yield-run"), 3);
+    work_busy = false;
+    json_object_put(run);
+    sim_client_free(&sc);
+}
+END_TEST
+
 static void *record_from_thread(void *data)
 {
     thread_arg_t *a = data;
@@ -658,6 +713,7 @@ int main(void)
     tcase_add_test(tc, test_long_message_is_cut_to_a_valid_note);
     tcase_add_test(tc, test_objects_without_a_name_are_ignored);
     tcase_add_test(tc, test_events_from_many_threads_all_arrive);
+    tcase_add_test(tc, test_events_yield_to_the_work_for_a_bounded_time);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
