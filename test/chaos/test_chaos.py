@@ -228,6 +228,9 @@ class ChaosCase(unittest.TestCase):
         self.assertEqual(wrong[:5], [], "runs in the wrong state")
         self.assertEqual(counts["runs with 0 Jobs"] + counts["runs with >1 Job"] + orphans, 0)
         self.assertEqual(counts["stuck without reason"], 0)
+        # The failing builder's runs carry the script's reason (from the pod's termination
+        # message), not the Job's generic one: the operator's pod cache kept up.
+        self.assertEqual(reasons_failed, {"AssembleFailed": counts["Failed"]} if counts["Failed"] else {})
         self.assertEqual(got, want_counts)
         self.assertEqual(sanitizer, [], "sanitizer report in an operator log")
         for op in self.operators:
