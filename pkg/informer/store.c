@@ -13,6 +13,10 @@
  * objects) entries keep plain JSON; the dictionary never changes after that, so every
  * deflated entry can be read with it.
  *
+ * Entries are allocated from a pool of the store's own (util pool: chunks per size class,
+ * mapped apart from the malloc heap), not from malloc: among the transient allocations of
+ * list pages and reconciles they would pin most of the heap's pages once those are freed.
+ *
  * The key table is open addressing over entry pointers (the key lives in the entry, so
  * it is not stored twice), linear probing with backward-shift deletion, so no tombstones
  * accumulate under churn. Indexes map a value to the entries having it (util strmap of
@@ -57,6 +61,7 @@ struct store_entry {
     uint16_t uid_len;
     uint16_t projection_len;
     uint8_t window_bits; /* 0: plain JSON; else the raw deflate window used */
+    bool pooled;         /* from the store's pool, else from malloc (too large for it) */
     /* the projection (aligned as malloc's memory, so it may hold any struct); key\0 rv\0
      * uid\0, then per index its values, each NUL-terminated, and one more NUL; then the
      * JSON (plain or deflated, not NUL-terminated) */
@@ -87,6 +92,7 @@ struct store_projection {
 
 struct store {
     pthread_mutex_t lock;
+    pool_t *entries;       /* where entries up to POOL_MAX_OBJECT bytes live */
     store_entry_t **slots; /* NULL = empty */
     size_t cap;            /* power of two */
     size_t len;
@@ -205,7 +211,11 @@ void store_entry_ref(store_entry_t *entry)
 
 void store_entry_unref(store_entry_t *entry)
 {
-    if (entry && atomic_fetch_sub_explicit(&entry->refs, 1, memory_order_acq_rel) == 1)
+    if (!entry || atomic_fetch_sub_explicit(&entry->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (entry->pooled)
+        pool_release(entry);
+    else
         free(entry);
 }
 
@@ -218,7 +228,7 @@ void store_entry_meta(const store_entry_t *entry, informer_meta_t *out)
 
 size_t store_entry_bytes(const store_entry_t *entry)
 {
-    return malloc_usable_size((void *)entry);
+    return entry->pooled ? pool_object_size(entry) : malloc_usable_size((void *)entry);
 }
 
 int store_projection_add(store_projection_t *projection, const void *bytes, size_t len)
@@ -365,7 +375,10 @@ store_entry_t *store_entry_build(store_t *store, json_object *obj, const informe
     size_t stored_len = deflated ? deflated_len : json_len;
     size_t size = sizeof(store_entry_t) + projection.buf.len + key_len + rv_len + uid_len + 3 +
                   values.buf.len + stored_len;
-    store_entry_t *e = malloc(size);
+    store_entry_t *e = pool_alloc(store->entries, size);
+    bool pooled = e != NULL;
+    if (!e)
+        e = malloc(size);
     if (!e) {
         free(deflated);
         buf_free(&values.buf);
@@ -382,6 +395,7 @@ store_entry_t *store_entry_build(store_t *store, json_object *obj, const informe
     e->uid_len = (uint16_t)uid_len;
     e->projection_len = (uint16_t)projection.buf.len;
     e->window_bits = deflated ? (uint8_t)bits : 0;
+    e->pooled = pooled;
     char *p = e->data;
     if (projection.buf.len)
         memcpy(p, projection.buf.data, projection.buf.len);
@@ -601,7 +615,10 @@ store_t *store_new(const store_options_t *opts)
     if (!s)
         return NULL;
     s->slots = calloc(MIN_TABLE_SLOTS, sizeof(*s->slots));
-    if (!s->slots) {
+    s->entries = pool_new();
+    if (!s->slots || !s->entries) {
+        free(s->slots);
+        pool_free(s->entries);
         free(s);
         return NULL;
     }
@@ -631,6 +648,7 @@ void store_free(store_t *store)
     }
     free(store->indexes);
     buf_free(&store->dictionary);
+    pool_free(store->entries); /* gone with the last entry still referenced */
     pthread_mutex_destroy(&store->lock);
     free(store);
 }

@@ -6,6 +6,7 @@
  *   time     RFC 3339 formatting and parsing, monotonic clock
  *   backoff  exponential backoff with jitter
  *   strmap   string-keyed hash map (open addressing)
+ *   pool     size-class allocator keeping small long-lived objects out of the malloc heap
  *
  * Ownership: every *_new has a *_free that accepts NULL. Nothing here is thread-safe
  * unless said so; the logger is (one write(2) per line).
@@ -156,5 +157,32 @@ typedef struct strmap_iter {
 void strmap_iter_init(strmap_iter_t *it, const strmap_t *m);
 /* Returns false at the end. Do not modify the map while iterating. */
 bool strmap_iter_next(strmap_iter_t *it, const char **key, void **value);
+
+/* ---- pool --------------------------------------------------------------- */
+
+/* Objects of up to POOL_MAX_OBJECT bytes in chunks of POOL_CHUNK_BYTES mapped apart from
+ * the malloc heap, one size class per 16 bytes (see pool.c for why). Thread-safe: one
+ * mutex per pool; an object may be released from any thread. */
+typedef struct pool pool_t;
+
+#define POOL_CHUNK_BYTES ((size_t)65536)
+#define POOL_MAX_OBJECT  ((size_t)2048)
+
+typedef struct pool_stats {
+    size_t chunks;  /* mapped */
+    size_t objects; /* allocated and not released */
+} pool_stats_t;
+
+pool_t *pool_new(void);
+/* Frees the pool once its last object is released (now if none is out). Accepts NULL. */
+void pool_free(pool_t *pool);
+/* An object of size bytes, aligned as malloc's memory; NULL when size is 0 or above
+ * POOL_MAX_OBJECT (use malloc then), or out of memory. */
+void *pool_alloc(pool_t *pool, size_t size);
+/* Releases an object from pool_alloc (its pool is found from its address). Accepts NULL. */
+void pool_release(void *ptr);
+/* The usable size of an object from pool_alloc (its size rounded up to 16). */
+size_t pool_object_size(const void *ptr);
+void pool_stats(pool_t *pool, pool_stats_t *out);
 
 #endif

@@ -1,5 +1,7 @@
-/* Unit tests for pkg/util: buffers, RFC 3339, backoff, strmap. */
+/* Unit tests for pkg/util: buffers, RFC 3339, backoff, strmap, pool. */
 #include <check.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +110,126 @@ START_TEST(test_secure_streq_rejects_empty)
 }
 END_TEST
 
+START_TEST(test_pool_reuses_released_slots_and_unmaps_empty_chunks)
+{
+    pool_t *p = pool_new();
+    ck_assert_ptr_nonnull(p);
+    enum { N = 3000 };
+    static unsigned char *objs[N];
+    size_t sizes[N];
+    for (int i = 0; i < N; i++) {
+        sizes[i] = 200 + (size_t)(i % 3) * 40; /* three size classes */
+        objs[i] = pool_alloc(p, sizes[i]);
+        ck_assert_ptr_nonnull(objs[i]);
+        ck_assert_uint_eq((uintptr_t)objs[i] % 16, 0);
+        ck_assert_uint_ge(pool_object_size(objs[i]), sizes[i]);
+        ck_assert_uint_lt(pool_object_size(objs[i]), sizes[i] + 16);
+        memset(objs[i], i & 0xff, sizes[i]);
+    }
+    pool_stats_t full;
+    pool_stats(p, &full);
+    ck_assert_uint_eq(full.objects, N);
+    /* ~1000 objects of ~240 bytes per class: several 64 KiB chunks each */
+    ck_assert_uint_ge(full.chunks, 9);
+    for (int i = 0; i < N; i += 2)
+        pool_release(objs[i]);
+    for (int i = 0; i < N; i += 2) {
+        objs[i] = pool_alloc(p, sizes[i]);
+        memset(objs[i], i & 0xff, sizes[i]);
+    }
+    pool_stats_t again;
+    pool_stats(p, &again);
+    ck_assert_uint_eq(again.chunks, full.chunks); /* the freed slots were reused */
+    for (int i = 0; i < N; i++) {
+        for (size_t j = 0; j < sizes[i]; j++)
+            ck_assert_uint_eq(objs[i][j], (unsigned)(i & 0xff));
+        pool_release(objs[i]);
+    }
+    pool_stats(p, &again);
+    ck_assert_uint_eq(again.objects, 0);
+    ck_assert_uint_eq(again.chunks, 3); /* the last chunk of each class stays mapped */
+    /* and serves again */
+    void *o = pool_alloc(p, 230);
+    ck_assert_ptr_nonnull(o);
+    pool_release(o);
+    pool_free(p);
+}
+END_TEST
+
+START_TEST(test_pool_leaves_sizes_it_does_not_keep_to_malloc)
+{
+    pool_t *p = pool_new();
+    ck_assert_ptr_null(pool_alloc(p, 0));
+    ck_assert_ptr_null(pool_alloc(p, POOL_MAX_OBJECT + 1));
+    void *o = pool_alloc(p, POOL_MAX_OBJECT);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_uint_eq(pool_object_size(o), POOL_MAX_OBJECT);
+    pool_release(o);
+    pool_release(NULL);
+    pool_free(p);
+    pool_free(NULL);
+}
+END_TEST
+
+START_TEST(test_pool_lives_until_its_last_object_is_released)
+{
+    pool_t *p = pool_new();
+    char *a = pool_alloc(p, 100), *b = pool_alloc(p, 1000);
+    pool_free(p); /* objects still out: the memory stays */
+    memset(a, 'a', 100);
+    memset(b, 'b', 1000);
+    pool_release(a);
+    ck_assert_uint_eq((unsigned char)b[999], 'b');
+    pool_release(b); /* the pool goes with it (LeakSanitizer would say otherwise) */
+}
+END_TEST
+
+typedef struct pool_worker {
+    pool_t *pool;
+    void **objs;
+    size_t n;
+} pool_worker_t;
+
+static void *pool_release_all(void *arg)
+{
+    pool_worker_t *w = arg;
+    for (size_t i = 0; i < w->n; i++)
+        pool_release(w->objs[i]);
+    for (size_t i = 0; i < w->n; i++) {
+        w->objs[i] = pool_alloc(w->pool, 64 + i % 512);
+        ck_assert_ptr_nonnull(w->objs[i]);
+    }
+    return NULL;
+}
+
+START_TEST(test_pool_objects_are_released_from_any_thread)
+{
+    pool_t *p = pool_new();
+    enum { THREADS = 4, PER = 2000 };
+    static void *objs[THREADS][PER];
+    pool_worker_t w[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        for (int j = 0; j < PER; j++)
+            objs[i][j] = pool_alloc(p, 32 + (size_t)j % 700);
+        w[i] = (pool_worker_t){p, objs[i], PER};
+    }
+    for (int i = 0; i < THREADS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, pool_release_all, &w[i]), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    pool_stats_t st;
+    pool_stats(p, &st);
+    ck_assert_uint_eq(st.objects, THREADS * PER);
+    for (int i = 0; i < THREADS; i++)
+        for (int j = 0; j < PER; j++)
+            pool_release(objs[i][j]);
+    pool_stats(p, &st);
+    ck_assert_uint_eq(st.objects, 0);
+    pool_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -118,6 +240,10 @@ int main(void)
     tcase_add_test(tc, test_backoff_grows_to_max_with_bounded_jitter);
     tcase_add_test(tc, test_strmap_set_get_delete_many);
     tcase_add_test(tc, test_secure_streq_rejects_empty);
+    tcase_add_test(tc, test_pool_reuses_released_slots_and_unmaps_empty_chunks);
+    tcase_add_test(tc, test_pool_leaves_sizes_it_does_not_keep_to_malloc);
+    tcase_add_test(tc, test_pool_lives_until_its_last_object_is_released);
+    tcase_add_test(tc, test_pool_objects_are_released_from_any_thread);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
