@@ -26,6 +26,10 @@
  *   stored by the store's projection function (store_set_projection), kept in the
  *   object's allocation and handed out by index value without parsing anything
  *   (store_index_projections).
+ *   An index costs a table slot per value (24 bytes; the value's text is the entries'
+ *   own) plus an array only for values several objects share, and the entries are kept
+ *   in the store's own pool (util pool), apart from the transient allocations of list
+ *   pages and reconciles, so that those, once freed, leave pages malloc can give back.
  *   An informer's transform callback (controller-runtime's cache TransformFunc) cuts an
  *   object down before it is stored: informer_transform_strip drops managedFields and the
  *   last-applied-configuration annotation, which are often half an object.
@@ -188,7 +192,7 @@ void store_keys_free(char **keys, size_t len);
 
 size_t store_len(store_t *store);
 /* Heap bytes the store holds: objects, the key table, index tables and the dictionary
- * (malloc_usable_size of each allocation; index maps' slots are estimated). */
+ * (the usable size of each allocation). */
 size_t store_bytes(store_t *store);
 /* True once the informer filling this store has applied its first complete list. */
 bool store_has_synced(store_t *store);

@@ -19,8 +19,9 @@
  *
  * The key table is open addressing over entry pointers (the key lives in the entry, so
  * it is not stored twice), linear probing with backward-shift deletion, so no tombstones
- * accumulate under churn. Indexes map a value to the entries having it (util strmap of
- * small arrays).
+ * accumulate under churn. An index is a table of the same kind from a value to the entries
+ * having it: the slot borrows the value's text from one of them and holds the only entry
+ * inline (most values, owner uids, have one) or an array of them; no allocation per value.
  *
  * Writers build an entry outside the lock (index functions, serializing, deflating) and
  * swap it in under the lock; readers take a reference under the lock and inflate and
@@ -46,9 +47,6 @@
  * little on objects of a few KiB and every byte saved stays saved while cached. */
 #define DEFLATE_MEM_LEVEL 6
 #define DEFLATE_LEVEL     Z_BEST_COMPRESSION
-/* Estimated strmap cost of one index value beyond its bucket: the key copy with malloc's
- * header, and two 24-byte slots (the map grows at 70% load to four times its length). */
-#define INDEX_VALUE_OVERHEAD 64
 
 struct store_entry {
     atomic_uint refs;
@@ -68,17 +66,24 @@ struct store_entry {
     alignas(max_align_t) char data[];
 };
 
-typedef struct bucket {
-    size_t len;
-    size_t cap;
-    store_entry_t **entries;
-} bucket_t;
+/* One value of an index and the entries having it. */
+typedef struct index_slot {
+    const char *value; /* NULL: empty; else borrowed from the values block of an entry below */
+    uint32_t hash;
+    uint32_t len; /* entries; the array's capacity is len rounded up to a power of two */
+    union {
+        store_entry_t *one;   /* len 1 */
+        store_entry_t **many; /* len > 1 */
+    };
+} index_slot_t;
 
 typedef struct store_index {
     char *name;
     store_index_fn fn;
     void *data;
-    strmap_t *buckets; /* value -> bucket_t */
+    index_slot_t *slots; /* open addressing, like the key table */
+    size_t cap;          /* power of two */
+    size_t len;          /* values */
 } store_index_t;
 
 struct store_values {
@@ -100,7 +105,7 @@ struct store {
     size_t indexes_len;
     store_projection_fn projection_fn; /* NULL: entries have no projection */
     void *projection_data;
-    size_t bytes; /* entries, slots and index buckets */
+    size_t bytes; /* entries, slots and index tables */
     bool synced;
     bool compress;
     size_t dictionary_limit;
@@ -513,86 +518,164 @@ static void remove_slot(store_t *s, size_t i)
 
 /* ---- indexes --------------------------------------------------------------------- */
 
-static size_t bucket_bytes(const bucket_t *b, const char *value)
+/* The value of index ix that e has equal to value: the copy in e's own block. */
+static const char *entry_value_copy(const store_t *s, const store_index_t *ix,
+                                    const store_entry_t *e, const char *value)
 {
-    return malloc_usable_size((void *)b) + malloc_usable_size(b->entries) + strlen(value) +
-           INDEX_VALUE_OVERHEAD;
+    for (const char *v = entry_index_values(e, (size_t)(ix - s->indexes)); *v; v += strlen(v) + 1)
+        if (strcmp(v, value) == 0)
+            return v;
+    return NULL; /* not reached: e is in value's slot only if it has the value */
 }
 
-static int bucket_add(store_t *s, store_index_t *ix, const char *value, store_entry_t *e)
+/* A slot's entries: the one inline, or its array. */
+static store_entry_t **slot_entries(index_slot_t *slot)
 {
-    bucket_t *b = strmap_get(ix->buckets, value);
-    bool created = false;
-    if (!b) {
-        if (!(b = calloc(1, sizeof(*b))))
-            return -1;
-        created = true;
-    } else {
-        s->bytes -= bucket_bytes(b, value);
-    }
-    if (b->len == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1;
-        store_entry_t **entries = realloc(b->entries, cap * sizeof(*entries));
-        if (!entries) {
-            if (created)
-                free(b);
-            else
-                s->bytes += bucket_bytes(b, value);
-            return -1;
-        }
-        b->entries = entries;
-        b->cap = cap;
-    }
-    if (created && strmap_set(ix->buckets, value, b) < 0) {
-        free(b->entries);
-        free(b);
+    return slot->len == 1 ? &slot->one : slot->many;
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = 1;
+    while (p < n)
+        p *= 2;
+    return p;
+}
+
+/* The slot holding value, or the empty slot where it would go. */
+static size_t index_find(const store_index_t *ix, const char *value, uint32_t hash)
+{
+    size_t mask = ix->cap - 1;
+    size_t i = hash & mask;
+    while (ix->slots[i].value &&
+           (ix->slots[i].hash != hash || strcmp(ix->slots[i].value, value) != 0))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int index_resize(store_t *s, store_index_t *ix, size_t cap)
+{
+    index_slot_t *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
         return -1;
+    for (size_t i = 0; i < ix->cap; i++) {
+        if (!ix->slots[i].value)
+            continue;
+        size_t j = ix->slots[i].hash & (cap - 1);
+        while (slots[j].value)
+            j = (j + 1) & (cap - 1);
+        slots[j] = ix->slots[i];
     }
-    b->entries[b->len++] = e;
-    s->bytes += bucket_bytes(b, value);
+    s->bytes -= malloc_usable_size(ix->slots);
+    free(ix->slots);
+    ix->slots = slots;
+    ix->cap = cap;
+    s->bytes += malloc_usable_size(ix->slots);
     return 0;
 }
 
-static void bucket_remove(store_t *s, store_index_t *ix, const char *value, store_entry_t *e)
+static int index_value_add(store_t *s, store_index_t *ix, const char *value, store_entry_t *e)
 {
-    bucket_t *b = strmap_get(ix->buckets, value);
-    if (!b)
-        return;
-    for (size_t i = 0; i < b->len; i++) {
-        if (b->entries[i] != e)
-            continue;
-        s->bytes -= bucket_bytes(b, value);
-        b->entries[i] = b->entries[--b->len];
-        if (b->len == 0) {
-            strmap_del(ix->buckets, value);
-            return;
-        }
-        s->bytes += bucket_bytes(b, value);
-        return;
+    if ((ix->len + 1) * 4 > ix->cap * 3 && index_resize(s, ix, ix->cap * 2) < 0)
+        return -1;
+    uint32_t hash = hash_key(value);
+    index_slot_t *slot = &ix->slots[index_find(ix, value, hash)];
+    if (!slot->value) {
+        *slot = (index_slot_t){.value = value, .hash = hash, .len = 1, .one = e};
+        ix->len++;
+        return 0;
     }
+    if (slot->len == 1) {
+        store_entry_t **many = malloc(2 * sizeof(*many));
+        if (!many)
+            return -1;
+        many[0] = slot->one;
+        slot->many = many;
+        s->bytes += malloc_usable_size(many);
+    } else if (slot->len == pow2_at_least(slot->len)) {
+        size_t before = malloc_usable_size(slot->many);
+        store_entry_t **many = realloc(slot->many, (size_t)slot->len * 2 * sizeof(*many));
+        if (!many)
+            return -1;
+        s->bytes -= before;
+        slot->many = many;
+        s->bytes += malloc_usable_size(many);
+    }
+    slot->many[slot->len++] = e;
+    return 0;
 }
 
-static void free_bucket(void *value)
+/* Empties slot i, moving later slots of its probe run back (no tombstones). */
+static void index_slot_clear(store_t *s, store_index_t *ix, size_t i)
 {
-    bucket_t *b = value;
-    if (b) {
-        free(b->entries);
-        free(b);
+    size_t mask = ix->cap - 1;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!ix->slots[j].value)
+            break;
+        size_t home = ix->slots[j].hash & mask;
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            ix->slots[i] = ix->slots[j];
+            i = j;
+        }
     }
+    ix->slots[i] = (index_slot_t){0};
+    ix->len--;
+    if (ix->cap > MIN_TABLE_SLOTS && ix->len * 8 < ix->cap)
+        index_resize(s, ix, ix->cap / 2); /* failing to shrink only wastes memory */
+}
+
+static void index_value_remove(store_t *s, store_index_t *ix, const char *value, store_entry_t *e)
+{
+    size_t i = index_find(ix, value, hash_key(value));
+    index_slot_t *slot = &ix->slots[i];
+    if (!slot->value)
+        return;
+    store_entry_t **entries = slot_entries(slot);
+    size_t k = 0;
+    while (k < slot->len && entries[k] != e)
+        k++;
+    if (k == slot->len)
+        return;
+    if (slot->len == 1) {
+        index_slot_clear(s, ix, i);
+        return;
+    }
+    entries[k] = entries[--slot->len];
+    if (slot->len == 1) {
+        store_entry_t *one = entries[0];
+        s->bytes -= malloc_usable_size(slot->many);
+        free(slot->many);
+        slot->one = one;
+    } else if (slot->len == pow2_at_least(slot->len)) {
+        /* Down to a power of two: the array halves (a failed realloc keeps it larger). */
+        size_t before = malloc_usable_size(slot->many);
+        store_entry_t **many = realloc(slot->many, (size_t)slot->len * sizeof(*many));
+        if (many) {
+            s->bytes -= before;
+            slot->many = many;
+            s->bytes += malloc_usable_size(many);
+        }
+    }
+    /* The value's text is borrowed from the first entry: e's place went to another. */
+    if (k == 0)
+        slot->value = entry_value_copy(s, ix, slot_entries(slot)[0], value);
 }
 
 static void index_remove(store_t *s, store_entry_t *e)
 {
     for (size_t i = 0; i < s->indexes_len; i++)
         for (const char *v = entry_index_values(e, i); *v; v += strlen(v) + 1)
-            bucket_remove(s, &s->indexes[i], v, e);
+            index_value_remove(s, &s->indexes[i], v, e);
 }
 
 static int index_add(store_t *s, store_entry_t *e)
 {
     for (size_t i = 0; i < s->indexes_len; i++)
         for (const char *v = entry_index_values(e, i); *v; v += strlen(v) + 1)
-            if (bucket_add(s, &s->indexes[i], v, e) < 0) {
+            if (index_value_add(s, &s->indexes[i], v, e) < 0) {
                 index_remove(s, e);
                 return -1;
             }
@@ -644,7 +727,11 @@ void store_free(store_t *store)
     free(store->slots);
     for (size_t i = 0; i < store->indexes_len; i++) {
         free(store->indexes[i].name);
-        strmap_free(store->indexes[i].buckets);
+        store_index_t *ix = &store->indexes[i];
+        for (size_t j = 0; j < ix->cap; j++)
+            if (ix->slots[j].len > 1)
+                free(ix->slots[j].many);
+        free(ix->slots);
     }
     free(store->indexes);
     buf_free(&store->dictionary);
@@ -668,14 +755,17 @@ int store_add_index(store_t *store, const char *name, store_index_fn fn, void *d
     store->indexes = indexes;
     store_index_t *ix = &indexes[store->indexes_len];
     ix->name = strdup(name);
-    ix->buckets = strmap_new(free_bucket);
-    if (!ix->name || !ix->buckets) {
+    ix->cap = MIN_TABLE_SLOTS;
+    ix->len = 0;
+    ix->slots = calloc(ix->cap, sizeof(*ix->slots));
+    if (!ix->name || !ix->slots) {
         free(ix->name);
-        strmap_free(ix->buckets);
+        free(ix->slots);
         goto out;
     }
     ix->fn = fn;
     ix->data = data;
+    store->bytes += malloc_usable_size(ix->slots);
     store->indexes_len++;
     rc = 0;
 out:
@@ -915,15 +1005,15 @@ static int index_entries(store_t *store, const char *index, const char *value, s
         pthread_mutex_unlock(&store->lock);
         return -1;
     }
-    bucket_t *b = value ? strmap_get(ix->buckets, value) : NULL;
-    size_t n = b ? b->len : 0;
+    index_slot_t *slot = value ? &ix->slots[index_find(ix, value, hash_key(value))] : NULL;
+    size_t n = slot && slot->value ? slot->len : 0;
     store_entry_t **entries = n ? malloc(n * sizeof(*entries)) : NULL;
     if (n && !entries) {
         pthread_mutex_unlock(&store->lock);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        entries[i] = b->entries[i];
+        entries[i] = slot_entries(slot)[i];
         store_entry_ref(entries[i]);
     }
     pthread_mutex_unlock(&store->lock);

@@ -603,6 +603,94 @@ START_TEST(test_store_table_grows_and_shrinks_without_losing_keys)
 }
 END_TEST
 
+/* What an object of the random index test has: its "builder" label and owner uids. */
+typedef struct model_obj {
+    bool present;
+    char builder[16];
+    char owners[2][16];
+} model_obj_t;
+
+/* The keys the model expects for value of the index ("builder" or "owner"), as
+ * index_keys_str gives them. */
+static char *model_keys_str(const model_obj_t *objs, int n, bool builder, const char *value)
+{
+    char **keys = calloc((size_t)n, sizeof(*keys));
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!objs[i].present)
+            continue;
+        bool has = builder ? strcmp(objs[i].builder, value) == 0
+                           : strcmp(objs[i].owners[0], value) == 0 ||
+                                 strcmp(objs[i].owners[1], value) == 0;
+        if (has)
+            keys[k++] = util_asprintf("ns/o%d", i);
+    }
+    qsort(keys, k, sizeof(*keys), compare_strings);
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "");
+    for (size_t i = 0; i < k; i++) {
+        buf_printf(&b, "%s%s", i ? "," : "", keys[i]);
+        free(keys[i]);
+    }
+    free(keys);
+    return buf_steal(&b);
+}
+
+START_TEST(test_store_indexes_match_a_model_under_random_churn)
+{
+    /* Values shared by many objects (a builder's runs) and values of one object each (an
+     * owner uid), moved and deleted at random: every lookup agrees with a plain model,
+     * and the tables give back their memory once empty. */
+    store_t *s = store_new(&(store_options_t){.uncompressed = true});
+    ck_assert_int_eq(store_add_index(s, "builder", index_by_builder, NULL), 0);
+    ck_assert_int_eq(store_add_index(s, "owner", index_by_owner, NULL), 0);
+    size_t empty_bytes = store_bytes(s);
+    enum { OBJECTS = 1500, STEPS = 12000 };
+    model_obj_t *model = calloc(OBJECTS, sizeof(*model));
+    unsigned seed = 12345;
+    for (int step = 0; step < STEPS; step++) {
+        int i = (int)(rand_r(&seed) % OBJECTS);
+        char name[16], key[24];
+        snprintf(name, sizeof(name), "o%d", i);
+        snprintf(key, sizeof(key), "ns/%s", name);
+        if (model[i].present && rand_r(&seed) % 4 == 0) {
+            ck_assert(store_delete(s, key));
+            model[i].present = false;
+            continue;
+        }
+        model_obj_t *m = &model[i];
+        m->present = true;
+        snprintf(m->builder, sizeof(m->builder), "b%u", rand_r(&seed) % 5);
+        snprintf(m->owners[0], sizeof(m->owners[0]), "u%u", rand_r(&seed) % 3000);
+        snprintf(m->owners[1], sizeof(m->owners[1]), "u%u", rand_r(&seed) % 3000);
+        json_object *obj = make_obj("ns", name, "1", name, m->builder);
+        set_owners(obj, m->owners[0], m->owners[1]);
+        upsert(s, obj);
+        if (step % 1000 == 999)
+            for (int v = 0; v < 3000; v += step % 7 + 1) {
+                char value[16];
+                snprintf(value, sizeof(value), v < 5 ? "b%d" : "u%d", v);
+                bool builder = v < 5;
+                char *want = model_keys_str(model, OBJECTS, builder, value);
+                char *got = index_keys_str(s, builder ? "builder" : "owner", value);
+                ck_assert_str_eq(got, want);
+                free(want);
+                free(got);
+            }
+    }
+    for (int i = 0; i < OBJECTS; i++)
+        if (model[i].present) {
+            char key[24];
+            snprintf(key, sizeof(key), "ns/o%d", i);
+            ck_assert(store_delete(s, key));
+        }
+    ck_assert_uint_eq(store_len(s), 0);
+    ck_assert_uint_eq(store_bytes(s), empty_bytes);
+    free(model);
+    store_free(s);
+}
+END_TEST
+
 typedef struct worker_arg {
     store_t *store;
     int id;
@@ -1283,6 +1371,7 @@ int main(void)
     tcase_add_test(tc, test_store_deflates_objects_and_gives_them_back_equal);
     tcase_add_test(tc, test_store_uncompressed_keeps_plain_json);
     tcase_add_test(tc, test_store_table_grows_and_shrinks_without_losing_keys);
+    tcase_add_test(tc, test_store_indexes_match_a_model_under_random_churn);
     tcase_add_test(tc, test_store_survives_concurrent_writers_and_readers);
     suite_add_tcase(s, tc);
 
