@@ -1,7 +1,9 @@
 /*
  * strmap: open-addressing hash map from strings to pointers (FNV-1a, linear probing,
- * tombstones on delete, grown at 70% load). Small and cache friendly: the informer
- * store and the work queue index their keys with it.
+ * tombstones on delete, grown at 70% load). Small and cache friendly: the work queue
+ * and the controllers' per-object state index their keys with it. A map that was large
+ * and emptied (a work queue after a burst of 10,000 keys) shrinks again at a sixteenth
+ * full, so its table does not stay at the size of its busiest moment.
  */
 #include "util.h"
 
@@ -78,7 +80,8 @@ static slot_t *find(const strmap_t *m, const char *key, uint32_t h)
     }
 }
 
-static int grow(strmap_t *m)
+/* Rehashes into a table sized for len (four times it), dropping the tombstones. */
+static int rehash(strmap_t *m)
 {
     size_t cap = m->len * 2 < 16 ? 16 : m->len * 4;
     size_t pow2 = 16;
@@ -113,7 +116,7 @@ int strmap_set(strmap_t *m, const char *key, void *value)
         s->value = value;
         return 0;
     }
-    if ((m->used + 1) * 10 >= m->cap * 7 && grow(m) < 0)
+    if ((m->used + 1) * 10 >= m->cap * 7 && rehash(m) < 0)
         return -1;
     char *copy = strdup(key);
     if (!copy)
@@ -131,6 +134,16 @@ int strmap_set(strmap_t *m, const char *key, void *value)
     return 0;
 }
 
+static void removed(strmap_t *m, slot_t *s)
+{
+    free(s->key);
+    s->key = TOMBSTONE;
+    s->value = NULL;
+    m->len--;
+    if (m->cap > 16 && m->len * 16 < m->cap)
+        rehash(m); /* failing to shrink only wastes memory */
+}
+
 void *strmap_get(const strmap_t *m, const char *key)
 {
     slot_t *s = find(m, key, hash_key(key));
@@ -143,10 +156,7 @@ void *strmap_take(strmap_t *m, const char *key)
     if (!s)
         return NULL;
     void *v = s->value;
-    free(s->key);
-    s->key = TOMBSTONE;
-    s->value = NULL;
-    m->len--;
+    removed(m, s);
     return v;
 }
 
@@ -157,10 +167,7 @@ bool strmap_del(strmap_t *m, const char *key)
         return false;
     if (m->free_value)
         m->free_value(s->value);
-    free(s->key);
-    s->key = TOMBSTONE;
-    s->value = NULL;
-    m->len--;
+    removed(m, s);
     return true;
 }
 

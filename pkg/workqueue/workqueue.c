@@ -9,7 +9,8 @@
  *
  * The ring and the heap hold at most one slot per item and share a capacity that
  * grows when an item is created, so only item creation allocates and moving an item
- * between them (wq_done, the timer) cannot fail.
+ * between them (wq_done, the timer) cannot fail. The capacity halves again when items
+ * are released and fill a quarter of it, so a burst of keys leaves no large arrays.
  */
 #include "workqueue.h"
 
@@ -88,6 +89,30 @@ static int grow_capacity(wq_t *wq)
     wq->ring_head = 0;
     wq->capacity = capacity;
     return 0;
+}
+
+/* Halves ring and heap once the items take a quarter of them (after a burst), keeping
+ * capacity >= items; when out of memory they just stay larger. */
+static void shrink_capacity(wq_t *wq)
+{
+    if (wq->capacity <= INITIAL_CAPACITY || strmap_len(wq->items) * 4 > wq->capacity)
+        return;
+    size_t capacity = wq->capacity / 2;
+    item_t **ring = malloc(capacity * sizeof *ring);
+    if (!ring)
+        return;
+    item_t **heap = realloc(wq->heap, capacity * sizeof *heap);
+    if (!heap) {
+        free(ring);
+        return;
+    }
+    wq->heap = heap;
+    for (size_t i = 0; i < wq->ring_len; i++)
+        ring[i] = wq->ring[(wq->ring_head + i) % wq->capacity];
+    free(wq->ring);
+    wq->ring = ring;
+    wq->ring_head = 0;
+    wq->capacity = capacity;
 }
 
 static void ring_push(wq_t *wq, item_t *it)
@@ -181,6 +206,7 @@ static void item_release_if_unused(wq_t *wq, item_t *it)
         return;
     strmap_take(wq->items, it->key);
     free(it);
+    shrink_capacity(wq);
 }
 
 /* client-go's Add: mark dirty, and queue unless a worker holds the key (wq_done

@@ -100,6 +100,39 @@ START_TEST(test_strmap_set_get_delete_many)
 }
 END_TEST
 
+START_TEST(test_strmap_shrinks_after_a_burst_without_losing_keys)
+{
+    /* Emptied down to a few keys (the map shrinks on the way) and filled again: every
+     * key stays reachable, with takes and deletes in an order unrelated to insertion. */
+    strmap_t *m = strmap_new(free);
+    char key[32];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 20000; i++) {
+            snprintf(key, sizeof key, "ns/run-%d", i);
+            ck_assert_int_eq(strmap_set(m, key, util_asprintf("%d", i)), 0);
+        }
+        for (int i = 0; i < 20000 - 7; i++) {
+            int victim = (int)(((unsigned)i * 7919u) % 20000u);
+            snprintf(key, sizeof key, "ns/run-%d", victim);
+            if (i % 2) {
+                ck_assert_msg(strmap_del(m, key), "%s missing", key);
+            } else {
+                char *v = strmap_take(m, key);
+                ck_assert_int_eq(atoi(v), victim);
+                free(v);
+            }
+        }
+        ck_assert_uint_eq(strmap_len(m), 7);
+        for (int i = 20000 - 7; i < 20000; i++) {
+            int kept = (int)(((unsigned)i * 7919u) % 20000u);
+            snprintf(key, sizeof key, "ns/run-%d", kept);
+            ck_assert_int_eq(atoi(strmap_get(m, key)), kept);
+        }
+    }
+    strmap_free(m);
+}
+END_TEST
+
 START_TEST(test_secure_streq_rejects_empty)
 {
     ck_assert(util_secure_streq("abc", "abc"));
@@ -239,6 +272,7 @@ int main(void)
     tcase_add_test(tc, test_rfc3339_round_trip_and_offsets);
     tcase_add_test(tc, test_backoff_grows_to_max_with_bounded_jitter);
     tcase_add_test(tc, test_strmap_set_get_delete_many);
+    tcase_add_test(tc, test_strmap_shrinks_after_a_burst_without_losing_keys);
     tcase_add_test(tc, test_secure_streq_rejects_empty);
     tcase_add_test(tc, test_pool_reuses_released_slots_and_unmaps_empty_chunks);
     tcase_add_test(tc, test_pool_leaves_sizes_it_does_not_keep_to_malloc);

@@ -85,6 +85,37 @@ START_TEST(test_add_deduplicates_queued_key_and_keeps_fifo_order)
 }
 END_TEST
 
+START_TEST(test_queue_keeps_fifo_order_as_it_grows_and_shrinks)
+{
+    /* A burst grows ring and heap; as the keys are done they shrink again, with keys
+     * still queued (which keep their order) and one waiting far ahead (which stays). */
+    wq_t *wq = wq_new(&(wq_options_t){.qps = -1});
+    char key[32];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof key, "ns/k%d", i);
+            ck_assert_int_eq(wq_add(wq, key), 0);
+        }
+        ck_assert_int_eq(wq_add_after(wq, "ns/later", 3600), 0);
+        for (int i = 0; i < 2990; i++) {
+            snprintf(key, sizeof key, "ns/k%d", i);
+            expect_get_done(wq, key);
+        }
+        ck_assert_int_eq(wq_add(wq, "ns/last"), 0);
+        for (int i = 2990; i < 3000; i++) {
+            snprintf(key, sizeof key, "ns/k%d", i);
+            expect_get_done(wq, key);
+        }
+        expect_get_done(wq, "ns/last");
+        ck_assert_uint_eq(wq_len(wq), 0);
+        wq_stats_t st;
+        wq_stats(wq, &st);
+        ck_assert_uint_eq(st.waiting, 1);
+    }
+    wq_free(wq);
+}
+END_TEST
+
 START_TEST(test_add_while_processing_requeues_after_done)
 {
     wq_t *wq = wq_new(NULL);
@@ -644,6 +675,7 @@ int main(void)
     /* Generous: valgrind slows the stress test; timing tests need well under 1 s. */
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_add_deduplicates_queued_key_and_keeps_fifo_order);
+    tcase_add_test(tc, test_queue_keeps_fifo_order_as_it_grows_and_shrinks);
     tcase_add_test(tc, test_add_while_processing_requeues_after_done);
     tcase_add_test(tc, test_done_without_add_does_not_requeue);
     tcase_add_test(tc, test_key_is_never_processed_by_two_workers_at_once);
