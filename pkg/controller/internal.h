@@ -109,6 +109,11 @@ int builder_run_projection(json_object *run, void *data, store_projection_t *out
  * 0 done or nothing to do, -1 retry. */
 int autoscale_workloads(controller_manager_t *m, json_object *run, json_object *builder);
 
+/* Drops what the controller remembers of a run (when its status was last written, its
+ * admission): for a deleted run, and for a finished one, which is never paced or
+ * admitted again: after a burst the maps would otherwise keep an entry per run it built. */
+void forget_run(controller_manager_t *m, const char *key, const char *uid);
+
 /* "ns/name" split into caller buffers; false when malformed. */
 bool split_key(const char *key, char *ns, size_t ns_len, char *name, size_t name_len);
 

@@ -166,6 +166,15 @@ static json_object *transform_pod(json_object *obj, void *data)
 
 /* ---- handlers ------------------------------------------------------------------------ */
 
+void forget_run(controller_manager_t *m, const char *key, const char *uid)
+{
+    pthread_mutex_lock(&m->lock);
+    strmap_del(m->last_write, key);
+    if (m->admitted)
+        strmap_del(m->admitted, uid);
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void run_changed(controller_manager_t *m, json_object *obj, bool builder_too)
 {
     const char *ns = jpath_str(obj, "metadata.namespace");
@@ -212,9 +221,7 @@ static void on_run_delete(json_object *obj, void *data)
     char key[512];
     snprintf(key, sizeof key, "%s/%s", jpath_str_or(obj, "metadata.namespace", ""),
              jpath_str_or(obj, "metadata.name", ""));
-    pthread_mutex_lock(&m->lock);
-    strmap_del(m->last_write, key);
-    pthread_mutex_unlock(&m->lock);
+    forget_run(m, key, jpath_str_or(obj, "metadata.uid", ""));
     /* A deleted run changes runCount and maybe lastRunName: the builder must not point at
      * a run that is gone (the console spins forever on it). */
     enqueue_builder(m, jpath_str(obj, "metadata.namespace"), jpath_str(obj, "spec.builderName"), 0);

@@ -649,6 +649,7 @@ long reconcile_run(controller_manager_t *m, const char *key)
     if (jpath_str(c.run, "metadata.deletionTimestamp"))
         goto out;
     if (runstatus_finished(c.run)) {
+        forget_run(m, key, jpath_str_or(c.run, "metadata.uid", ""));
         /* The status is final -- but a spec edit after the end (a GitOps tool re-applying
          * a changed run, a late cancel) must still be observed, or kstatus tools would
          * report it in progress forever. Only observedGeneration moves. */
