@@ -727,9 +727,11 @@ int main(int argc, char **argv)
     if (controller_manager_wait_for_sync(mgr, 60))
         log_info("caches synced", NULL);
     for (;;) {
-        /* Every few seconds: memory a burst left behind goes back to the system. */
+        /* Every second: memory a burst (or the initial lists and their reconciles) left
+         * behind goes back to the system once the queues drain. It trims only after work,
+         * so an idle operator does not. */
         controller_manager_release_memory(mgr);
-        struct timespec tick = {5, 0};
+        struct timespec tick = {1, 0};
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig < 0)
             continue; /* EAGAIN: the tick; EINTR */
