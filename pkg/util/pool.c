@@ -5,7 +5,7 @@
  * Why: in one malloc heap the cache's entries end up scattered among the transient
  * allocations made while they were built (the decoded list pages, reconciles). When the
  * transient memory is freed, most pages still hold an entry or two, so neither free()
- * nor malloc_trim can give them back: with 30,000 objects cached a third of the heap was
+ * nor malloc_trim can give them back: with 30,000 objects cached a quarter of the heap was
  * such holes. Here entries of one size share chunks with each other only, and a freed
  * slot is reused by the next entry of that size.
  *
@@ -21,7 +21,6 @@
 #include "util.h"
 
 #include <pthread.h>
-#include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
