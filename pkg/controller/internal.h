@@ -104,6 +104,9 @@ long reconcile_builder(controller_manager_t *m, const char *key);
 /* The run cache's projection (store_set_projection): the summary of a run that
  * reconcile_builder reads, so that a builder's status parses none of its runs. */
 int builder_run_projection(json_object *run, void *data, store_projection_t *out);
+/* status.runState ("" when unset) from a run's projection by builder_run_projection, or
+ * NULL when the item has none. */
+const char *run_projection_state(const store_projected_t *item);
 
 /* Rolls a finished run's image out to the builder's autoscale workloads (autoscale.c).
  * 0 done or nothing to do, -1 retry. */

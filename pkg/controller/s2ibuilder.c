@@ -70,6 +70,13 @@ int builder_run_projection(json_object *run, void *data, store_projection_t *out
                : 0;
 }
 
+const char *run_projection_state(const store_projected_t *item)
+{
+    if (!item->projection || item->projection_len < offsetof(run_summary_t, text) + 2)
+        return NULL;
+    return ((const run_summary_t *)item->projection)->text;
+}
+
 static const char *run_state(const run_ref_t *ref)
 {
     return ref->summary->text;

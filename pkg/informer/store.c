@@ -1083,19 +1083,14 @@ int store_index_keys(store_t *store, const char *index, const char *value, char 
     return keys_of(entries, n, out, len);
 }
 
-int store_index_projections(store_t *store, const char *index, const char *value,
-                            store_projected_t **out, size_t *len)
+/* The projections of entries (each with a reference, which moves into the items). */
+static int projected_of(store_entry_t **entries, size_t n, store_projected_t **out, size_t *len)
 {
-    store_entry_t **entries;
-    size_t n;
-    if (index_entries(store, index, value, &entries, &n) < 0)
-        return -1;
     store_projected_t *items = n ? malloc(n * sizeof(*items)) : NULL;
     if (n && !items) {
         store_entries_free(entries, n);
         return -1;
     }
-    /* The references index_entries took move into the items. */
     for (size_t i = 0; i < n; i++) {
         store_entry_t *e = entries[i];
         items[i] = (store_projected_t){
@@ -1111,6 +1106,25 @@ int store_index_projections(store_t *store, const char *index, const char *value
     *out = items;
     *len = n;
     return 0;
+}
+
+int store_index_projections(store_t *store, const char *index, const char *value,
+                            store_projected_t **out, size_t *len)
+{
+    store_entry_t **entries;
+    size_t n;
+    if (index_entries(store, index, value, &entries, &n) < 0)
+        return -1;
+    return projected_of(entries, n, out, len);
+}
+
+int store_list_projections(store_t *store, store_projected_t **out, size_t *len)
+{
+    store_entry_t **entries;
+    size_t n;
+    if (store_snapshot(store, &entries, &n) < 0)
+        return -1;
+    return projected_of(entries, n, out, len);
 }
 
 void store_projections_free(store_projected_t *items, size_t len)

@@ -424,6 +424,34 @@ START_TEST(test_store_projection_is_made_once_when_an_object_is_stored)
 }
 END_TEST
 
+START_TEST(test_store_lists_every_projection_without_an_index)
+{
+    store_t *s = store_new(NULL);
+    int calls = 0;
+    ck_assert_int_eq(store_set_projection(s, project_summary, &calls), 0);
+    store_projected_t *items;
+    size_t n;
+    ck_assert_int_eq(store_list_projections(s, &items, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(items);
+    upsert(s, make_obj("ns", "run-1", "11", "u1", "java"));
+    upsert(s, make_obj("other", "run-2", "12", "u2", "python"));
+    upsert(s, make_obj(NULL, "run-3", "13", "u3", ""));
+    ck_assert_int_eq(store_list_projections(s, &items, &n), 0);
+    char *p = projected_str(items, n);
+    ck_assert_str_eq(p, "ns/run-1=11:java,other/run-2=12:python,run-3=13:");
+    free(p);
+    /* the items hold their entries: a delete meanwhile does not pull them away */
+    ck_assert(store_delete(s, "ns/run-1"));
+    p = projected_str(items, n);
+    ck_assert_str_eq(p, "ns/run-1=11:java,other/run-2=12:python,run-3=13:");
+    free(p);
+    store_projections_free(items, n);
+    ck_assert_int_eq(calls, 3);
+    store_free(s);
+}
+END_TEST
+
 START_TEST(test_store_projection_follows_updates_and_deletes)
 {
     store_t *s = store_new(NULL);
@@ -1400,6 +1428,7 @@ int main(void)
     tcase_add_test(tc, test_store_index_failure_leaves_store_unchanged);
     tcase_add_test(tc, test_store_projection_is_made_once_when_an_object_is_stored);
     tcase_add_test(tc, test_store_projection_follows_updates_and_deletes);
+    tcase_add_test(tc, test_store_lists_every_projection_without_an_index);
     tcase_add_test(tc, test_store_projection_is_set_once_and_only_while_empty);
     tcase_add_test(tc, test_store_projection_failure_leaves_store_unchanged);
     tcase_add_test(tc, test_store_projections_without_a_function_are_empty);
