@@ -70,9 +70,10 @@ struct wq {
 
 /* ---- ring and heap ------------------------------------------------------ */
 
-static int grow_capacity(wq_t *wq)
+/* Moves ring and heap to arrays of the given capacity (>= the items). -1 when out of
+ * memory: they stay as they were. */
+static int set_capacity(wq_t *wq, size_t capacity)
 {
-    size_t capacity = wq->capacity * 2;
     item_t **ring = malloc(capacity * sizeof *ring);
     if (!ring)
         return -1;
@@ -91,28 +92,18 @@ static int grow_capacity(wq_t *wq)
     return 0;
 }
 
+static int grow_capacity(wq_t *wq)
+{
+    return set_capacity(wq, wq->capacity * 2);
+}
+
 /* Halves ring and heap once the items take a quarter of them (after a burst), keeping
  * capacity >= items; when out of memory they just stay larger. */
 static void shrink_capacity(wq_t *wq)
 {
     if (wq->capacity <= INITIAL_CAPACITY || strmap_len(wq->items) * 4 > wq->capacity)
         return;
-    size_t capacity = wq->capacity / 2;
-    item_t **ring = malloc(capacity * sizeof *ring);
-    if (!ring)
-        return;
-    item_t **heap = realloc(wq->heap, capacity * sizeof *heap);
-    if (!heap) {
-        free(ring);
-        return;
-    }
-    wq->heap = heap;
-    for (size_t i = 0; i < wq->ring_len; i++)
-        ring[i] = wq->ring[(wq->ring_head + i) % wq->capacity];
-    free(wq->ring);
-    wq->ring = ring;
-    wq->ring_head = 0;
-    wq->capacity = capacity;
+    (void)set_capacity(wq, wq->capacity / 2);
 }
 
 static void ring_push(wq_t *wq, item_t *it)
