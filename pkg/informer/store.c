@@ -451,20 +451,10 @@ store_entry_t *store_entry_build(store_t *store, json_object *obj, const informe
     return e;
 }
 
-static json_object *parse_json(const char *json, size_t len)
-{
-    json_tokener *tok = json_tokener_new_ex(KUBE_JSON_MAX_DEPTH);
-    if (!tok)
-        return NULL;
-    json_object *obj = json_tokener_parse_ex(tok, json, (int)len);
-    json_tokener_free(tok);
-    return obj;
-}
-
 json_object *store_entry_object(store_t *store, const store_entry_t *entry)
 {
     if (!entry->window_bits)
-        return parse_json(entry_json(entry), entry->json_len);
+        return kube_json_parse(entry_json(entry), entry->json_len);
     char *json = malloc(entry->json_len ? entry->json_len : 1);
     if (!json)
         return NULL;
@@ -487,7 +477,7 @@ json_object *store_entry_object(store_t *store, const store_entry_t *entry)
         cut <= z.total_out) {
         memmove(json + cut + cut_len, json + cut, z.total_out - cut);
         memcpy(json + cut, entry_uid(entry), cut_len);
-        obj = parse_json(json, entry->json_len);
+        obj = kube_json_parse(json, entry->json_len);
     } else
         log_error("cached object does not inflate", "key", entry_key(entry), NULL);
     inflateEnd(&z);
